@@ -1,0 +1,152 @@
+# memcached-operator: the one entry point. `make help` lists every target.
+
+# VERSION is the operator's version: the CSV's, the bundle's and the images' tag.
+VERSION ?= 0.1.0
+# IMAGE_TAG_BASE is the registry and repository the images are pushed to.
+IMAGE_TAG_BASE ?= quay.io/example-inc/memcached-operator
+# IMG is the operator image.
+IMG ?= $(IMAGE_TAG_BASE):v$(VERSION)
+# BUNDLE_IMG is the bundle image.
+BUNDLE_IMG ?= $(IMAGE_TAG_BASE)-bundle:v$(VERSION)
+# CATALOG_IMG is the catalog image.
+CATALOG_IMG ?= $(IMAGE_TAG_BASE)-catalog:v$(VERSION)
+
+# CONTAINER_TOOL builds and pushes images where a daemon exists: docker or podman.
+CONTAINER_TOOL ?= docker
+# PLATFORMS are the platforms docker-buildx builds the operator image for.
+PLATFORMS ?= linux/arm64,linux/amd64,linux/s390x,linux/ppc64le
+
+SHELL = /usr/bin/env bash -o pipefail
+.SHELLFLAGS = -ec
+
+ROOT := $(abspath .)
+BIN := $(ROOT)/bin
+# K8S_BIN holds kube-apiserver, etcd, kubectl, ... built by `make k8s-binaries`.
+K8S_BIN := $(BIN)/k8s
+# LOCAL_DIR holds the local cluster's state, logs and kubeconfig.
+LOCAL_DIR := $(BIN)/local
+LOCAL_KUBECONFIG := $(LOCAL_DIR)/kubeconfig
+
+# KUBECTL talks to the cluster of KUBECONFIG (your own, for install/deploy).
+KUBECTL ?= $(shell command -v kubectl 2>/dev/null || echo $(K8S_BIN)/kubectl)
+
+# Pinned tool versions; each is built from the Go module proxy into bin/ when missing.
+CONTROLLER_TOOLS_VERSION ?= v0.23.0
+CONTROLLER_GEN ?= $(BIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
+TOOLS := $(BIN)/tools
+
+GO_TEST_FLAGS ?= -count=1
+
+.PHONY: all
+all: build
+
+##@ General
+
+.PHONY: help
+help: ## Display this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "\nUsage:\n  make \033[36m<target>\033[0m\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) } ' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: $(CONTROLLER_GEN) ## Generate the CRD and the ClusterRole (config/crd, config/rbac/role.yaml) from operator/.
+	cd operator && $(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=../config/crd/bases output:rbac:artifacts:config=../config/rbac
+
+.PHONY: generate
+generate: $(CONTROLLER_GEN) ## Generate DeepCopy methods of the API types.
+	cd operator && $(CONTROLLER_GEN) object:headerFile="../hack/boilerplate.go.txt" paths="./..."
+
+.PHONY: fmt
+fmt: ## Run go fmt on both modules.
+	go fmt ./operator/... ./tools/...
+
+.PHONY: vet
+vet: ## Run go vet on both modules (e2e code included).
+	go vet -tags e2e ./operator/... ./tools/...
+
+.PHONY: test
+test: manifests generate fmt vet k8s-binaries ## Run every test: unit, envtest (real kube-apiserver) and e2e (local cluster).
+	KUBEBUILDER_ASSETS=$(K8S_BIN) K8S_BIN_DIR=$(K8S_BIN) go test $(GO_TEST_FLAGS) -tags e2e ./operator/... ./tools/...
+
+.PHONY: test-unit
+test-unit: k8s-binaries ## Run the tests without the e2e ones.
+	KUBEBUILDER_ASSETS=$(K8S_BIN) K8S_BIN_DIR=$(K8S_BIN) go test $(GO_TEST_FLAGS) ./operator/... ./tools/...
+
+.PHONY: verify
+verify: ## Regenerate every generated file and fail if anything differs from what is committed.
+	$(MAKE) manifests generate fmt
+	@git add -N . >/dev/null 2>&1 || true
+	@if ! git diff --exit-code --stat; then \
+		echo "error: generated files are out of date: run 'make manifests generate fmt' and commit the result" >&2; exit 1; \
+	fi
+	@cd operator && GOWORK=off go build ./... && cd ../tools && GOWORK=off go build ./...
+	@echo "verify: generated files are up to date; each module builds alone"
+
+##@ Build
+
+.PHONY: build
+build: manifests generate fmt vet ## Build the manager binary into bin/manager.
+	go build -o $(BIN)/manager ./operator/cmd
+
+.PHONY: run
+run: manifests generate fmt vet ## Run the operator out of cluster against KUBECONFIG.
+	go run ./operator/cmd --health-probe-bind-address=:8081
+
+.PHONY: docker-build
+docker-build: ## Build the operator image with CONTAINER_TOOL.
+	$(CONTAINER_TOOL) build -t $(IMG) .
+
+.PHONY: docker-push
+docker-push: ## Push the operator image with CONTAINER_TOOL.
+	$(CONTAINER_TOOL) push $(IMG)
+
+.PHONY: docker-buildx
+docker-buildx: ## Build and push the operator image for every PLATFORMS with docker buildx.
+	- $(CONTAINER_TOOL) buildx create --name memcached-operator-builder
+	$(CONTAINER_TOOL) buildx use memcached-operator-builder
+	- $(CONTAINER_TOOL) buildx build --push --platform=$(PLATFORMS) --tag $(IMG) -f Dockerfile .
+	- $(CONTAINER_TOOL) buildx rm memcached-operator-builder
+
+.PHONY: tools
+tools: ## Build the release tooling into bin/tools.
+	go build -o $(TOOLS) ./tools/cmd/tools
+
+##@ Deployment
+
+.PHONY: install
+install: manifests tools ## Install the CRDs into the cluster of KUBECONFIG.
+	$(TOOLS) render config/crd | $(KUBECTL) apply --server-side -f -
+
+.PHONY: uninstall
+uninstall: manifests tools ## Uninstall the CRDs from the cluster of KUBECONFIG.
+	$(TOOLS) render config/crd | $(KUBECTL) delete --ignore-not-found -f -
+
+.PHONY: deploy
+deploy: manifests tools ## Deploy the operator (IMG) to the cluster of KUBECONFIG, in memcached-operator-system.
+	$(TOOLS) render config/default --image controller=$(IMG) | $(KUBECTL) apply --server-side -f -
+
+.PHONY: undeploy
+undeploy: tools ## Remove what deploy created from the cluster of KUBECONFIG.
+	$(TOOLS) render config/default --image controller=$(IMG) | $(KUBECTL) delete --ignore-not-found -f -
+
+##@ Local cluster (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok; loopback only)
+
+.PHONY: k8s-binaries
+k8s-binaries: ## Build the control-plane binaries from the Go module proxy into bin/k8s (skipped when up to date).
+	@bash hack/k8s-binaries.sh $(K8S_BIN)
+
+.PHONY: local-up
+local-up: k8s-binaries tools ## Start the local cluster in the background; kubeconfig in bin/local/kubeconfig.
+	$(TOOLS) local up --bin-dir $(K8S_BIN) --state-dir $(LOCAL_DIR)
+
+.PHONY: local-down
+local-down: tools ## Stop the local cluster and every process it started.
+	$(TOOLS) local down --state-dir $(LOCAL_DIR)
+
+##@ Tools
+
+$(CONTROLLER_GEN):
+	@mkdir -p $(BIN)
+	@echo "building controller-gen $(CONTROLLER_TOOLS_VERSION)"
+	@GOBIN=$(BIN) GOWORK=off GOFLAGS=-mod=mod go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
+	@mv $(BIN)/controller-gen $(CONTROLLER_GEN)

@@ -1,0 +1,149 @@
+// Command manager runs the memcached operator: it wires flags, the scheme and
+// the manager, registers the Memcached controller and blocks until signalled.
+package main
+
+import (
+	"crypto/tls"
+	"flag"
+	"os"
+
+	"github.com/operator-framework/operator-lib/proxy"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/client-go/discovery"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	cachev1 "github.com/example-inc/memcached-operator/operator/api/v1"
+	"github.com/example-inc/memcached-operator/operator/internal/controller"
+	"github.com/example-inc/memcached-operator/operator/internal/platform"
+	"github.com/example-inc/memcached-operator/operator/internal/scope"
+)
+
+// relatedImageEnv names the memcached image OLM lists in relatedImages.
+const relatedImageEnv = "RELATED_IMAGE_MEMCACHED"
+
+var (
+	scheme   = runtime.NewScheme()
+	setupLog = ctrl.Log.WithName("setup")
+)
+
+func init() {
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(cachev1.AddToScheme(scheme))
+}
+
+func main() {
+	var (
+		metricsAddr             string
+		secureMetrics           bool
+		enableHTTP2             bool
+		probeAddr               string
+		enableLeaderElection    bool
+		leaderElectionNamespace string
+		maxConcurrentReconciles int
+		qps                     float64
+		burst                   int
+	)
+	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to. "+
+		"Use :8443 for HTTPS or :8080 for HTTP, or leave as 0 to disable the metrics service.")
+	flag.BoolVar(&secureMetrics, "metrics-secure", true,
+		"If set, the metrics endpoint is served securely via HTTPS with authentication and authorization.")
+	flag.BoolVar(&enableHTTP2, "enable-http2", false,
+		"If set, HTTP/2 will be enabled for the metrics server (off by default: CVE-2023-44487, CVE-2023-39325).")
+	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the probe endpoint binds to.")
+	flag.BoolVar(&enableLeaderElection, "leader-elect", false,
+		"Enable leader election for controller manager. Enabling this will ensure there is only one active controller manager.")
+	flag.StringVar(&leaderElectionNamespace, "leader-election-namespace", "",
+		"Namespace of the leader election lease; defaults to the operator's own namespace in a cluster.")
+	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", 4, "How many Memcacheds are reconciled at once.")
+	flag.Float64Var(&qps, "kube-api-qps", 50, "Queries per second the operator may send to the API server.")
+	flag.IntVar(&burst, "kube-api-burst", 100, "Burst of queries the operator may send to the API server.")
+	opts := zap.Options{Development: false}
+	opts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+
+	namespaces, err := scope.ParseNamespaces(os.Getenv(scope.WatchNamespaceEnv))
+	if err != nil {
+		setupLog.Error(err, "Unable to read the namespaces to watch")
+		os.Exit(1)
+	}
+
+	restConfig := ctrl.GetConfigOrDie()
+	restConfig.QPS, restConfig.Burst = float32(qps), burst
+
+	var tlsOpts []func(*tls.Config)
+	if !enableHTTP2 {
+		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
+	}
+	metricsOptions := metricsserver.Options{
+		BindAddress:   metricsAddr,
+		SecureServing: secureMetrics,
+		TLSOpts:       tlsOpts,
+	}
+	if secureMetrics {
+		metricsOptions.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+
+	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
+		Scheme:                        scheme,
+		Cache:                         scope.CacheOptions(namespaces, controller.ManagedSelector()),
+		Metrics:                       metricsOptions,
+		WebhookServer:                 webhook.NewServer(webhook.Options{TLSOpts: tlsOpts}),
+		HealthProbeBindAddress:        probeAddr,
+		LeaderElection:                enableLeaderElection,
+		LeaderElectionID:              "memcached-operator.cache.example.com",
+		LeaderElectionNamespace:       leaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: true,
+	})
+	if err != nil {
+		setupLog.Error(err, "Unable to create manager")
+		os.Exit(1)
+	}
+
+	operand := controller.OperandOptions{
+		DefaultImage: os.Getenv(relatedImageEnv),
+		ProxyEnv:     proxy.ReadProxyVarsFromEnv(),
+	}
+	openShift, err := platform.IsOpenShift(discovery.NewDiscoveryClientForConfigOrDie(restConfig))
+	if err != nil {
+		setupLog.Error(err, "Unable to detect the platform")
+		os.Exit(1)
+	}
+	if !openShift {
+		operand.RunAsUser = ptr.To(controller.MemcachedImageUID)
+	}
+
+	if err := (&controller.MemcachedReconciler{
+		Client:                  mgr.GetClient(),
+		Scheme:                  mgr.GetScheme(),
+		Recorder:                mgr.GetEventRecorder(controller.ManagerName),
+		Operand:                 operand,
+		MaxConcurrentReconciles: maxConcurrentReconciles,
+	}).SetupWithManager(mgr); err != nil {
+		setupLog.Error(err, "Unable to create controller", "controller", "Memcached")
+		os.Exit(1)
+	}
+
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		setupLog.Error(err, "Unable to set up health check")
+		os.Exit(1)
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		setupLog.Error(err, "Unable to set up ready check")
+		os.Exit(1)
+	}
+
+	setupLog.Info("Starting manager", "namespaces", namespaces, "openShift", openShift, "defaultImage", operand.DefaultImage)
+	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+		setupLog.Error(err, "Problem running manager")
+		os.Exit(1)
+	}
+}

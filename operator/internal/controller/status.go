@@ -1,0 +1,142 @@
+package controller
+
+import (
+	"fmt"
+	"slices"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	cachev1 "github.com/example-inc/memcached-operator/operator/api/v1"
+)
+
+// observed is what one reconcile saw: the inputs of the status functions.
+type observed struct {
+	// deployment is nil when it does not exist.
+	deployment *appsv1.Deployment
+	// pods are the pods labelled as this Memcached's.
+	pods []corev1.Pod
+	// reconcileErr is the first error of this reconcile, if any.
+	reconcileErr error
+}
+
+// computeStatus is the status m should have given what was observed. It keeps
+// the transition times of conditions whose status did not change, so an
+// unchanged world yields a status equal to the current one and no write.
+func computeStatus(m *cachev1.Memcached, obs observed, now metav1.Time) cachev1.MemcachedStatus {
+	status := *m.Status.DeepCopy()
+	status.ObservedGeneration = m.Generation
+	status.Nodes = podNames(obs.pods)
+	status.ReadyReplicas = 0
+	if obs.deployment != nil {
+		status.ReadyReplicas = obs.deployment.Status.ReadyReplicas
+	}
+	for _, c := range []metav1.Condition{
+		availableCondition(m, obs),
+		progressingCondition(m, obs),
+		degradedCondition(obs),
+	} {
+		c.ObservedGeneration = m.Generation
+		c.LastTransitionTime = now
+		meta.SetStatusCondition(&status.Conditions, c)
+	}
+	return status
+}
+
+// podNames are the sorted names of the pods that serve or are about to:
+// terminating and finished pods are left out, so the list settles on exactly
+// spec.size names once a scale or rollout is done.
+func podNames(pods []corev1.Pod) []string {
+	var names []string
+	for i := range pods {
+		p := &pods[i]
+		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		names = append(names, p.Name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func availableCondition(m *cachev1.Memcached, obs observed) metav1.Condition {
+	c := metav1.Condition{Type: cachev1.ConditionAvailable}
+	want := m.Spec.Size
+	switch {
+	case obs.deployment == nil:
+		c.Status, c.Reason = metav1.ConditionFalse, cachev1.ReasonDeploymentMissing
+		c.Message = fmt.Sprintf("Deployment %s does not exist", m.Name)
+	case want == 0:
+		c.Status, c.Reason = metav1.ConditionTrue, cachev1.ReasonScaledToZero
+		c.Message = "size is 0: no memcached pod runs"
+	case obs.deployment.Status.AvailableReplicas >= want && obs.deployment.Status.ReadyReplicas >= want:
+		c.Status, c.Reason = metav1.ConditionTrue, cachev1.ReasonAllReplicasReady
+		c.Message = fmt.Sprintf("%d of %d pods ready", want, want)
+	default:
+		c.Status, c.Reason = metav1.ConditionFalse, cachev1.ReasonReplicasNotReady
+		c.Message = fmt.Sprintf("%d of %d pods ready", obs.deployment.Status.ReadyReplicas, want)
+	}
+	return c
+}
+
+func progressingCondition(m *cachev1.Memcached, obs observed) metav1.Condition {
+	c := metav1.Condition{Type: cachev1.ConditionProgressing}
+	d := obs.deployment
+	switch {
+	case d == nil:
+		c.Status, c.Reason = metav1.ConditionTrue, cachev1.ReasonRollingOut
+		c.Message = "creating the Deployment"
+	case deploymentStalled(d):
+		c.Status, c.Reason = metav1.ConditionFalse, cachev1.ReasonProgressDeadlineExceeded
+		c.Message = fmt.Sprintf("Deployment %s exceeded its progress deadline", d.Name)
+	case rolloutComplete(d, m.Spec.Size):
+		c.Status, c.Reason = metav1.ConditionFalse, cachev1.ReasonRolloutComplete
+		c.Message = fmt.Sprintf("%d pods run the latest template", m.Spec.Size)
+	default:
+		c.Status, c.Reason = metav1.ConditionTrue, cachev1.ReasonRollingOut
+		c.Message = fmt.Sprintf("%d of %d pods updated, %d available", d.Status.UpdatedReplicas, m.Spec.Size, d.Status.AvailableReplicas)
+	}
+	return c
+}
+
+func degradedCondition(obs observed) metav1.Condition {
+	c := metav1.Condition{Type: cachev1.ConditionDegraded}
+	switch {
+	case obs.reconcileErr != nil:
+		c.Status, c.Reason = metav1.ConditionTrue, cachev1.ReasonReconcileFailed
+		c.Message = obs.reconcileErr.Error()
+	case obs.deployment != nil && deploymentStalled(obs.deployment):
+		c.Status, c.Reason = metav1.ConditionTrue, cachev1.ReasonProgressDeadlineExceeded
+		c.Message = fmt.Sprintf("Deployment %s exceeded its progress deadline", obs.deployment.Name)
+	default:
+		c.Status, c.Reason = metav1.ConditionFalse, cachev1.ReasonAsExpected
+		c.Message = "the operator is able to reconcile this Memcached"
+	}
+	return c
+}
+
+// rolloutComplete is kubectl rollout status's test: the Deployment controller
+// saw the latest spec and every pod runs the latest template and is available.
+func rolloutComplete(d *appsv1.Deployment, size int32) bool {
+	return d.Status.ObservedGeneration >= d.Generation &&
+		d.Status.UpdatedReplicas == size &&
+		d.Status.Replicas == size &&
+		d.Status.AvailableReplicas == size
+}
+
+func deploymentStalled(d *appsv1.Deployment) bool {
+	for _, c := range d.Status.Conditions {
+		if c.Type == appsv1.DeploymentProgressing && c.Status == corev1.ConditionFalse && c.Reason == "ProgressDeadlineExceeded" {
+			return true
+		}
+	}
+	return false
+}
+
+// RolloutInProgress reports whether m's pods are being replaced or resized:
+// the operator is not safe to upgrade then.
+func RolloutInProgress(m *cachev1.Memcached) bool {
+	return meta.IsStatusConditionTrue(m.Status.Conditions, cachev1.ConditionProgressing)
+}

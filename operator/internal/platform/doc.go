@@ -1,0 +1,3 @@
+// Package platform tells what kind of cluster the operator runs on, where
+// that changes what it creates.
+package platform

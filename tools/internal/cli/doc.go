@@ -1,0 +1,4 @@
+// Package cli holds the commands of the tools binary. Each command is thin:
+// it parses flags and calls one of the packages beside this one, so the same
+// work is reachable from Go tests without a shell.
+package cli

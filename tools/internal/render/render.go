@@ -1,0 +1,169 @@
+package render
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
+)
+
+// Image replaces the image called Name in the rendered objects, as the
+// `images:` field of a kustomization does.
+type Image struct {
+	Name    string
+	NewName string
+	NewTag  string
+	Digest  string
+}
+
+// ParseImage reads NAME=REFERENCE, where REFERENCE is a repository with an
+// optional :tag or @sha256:digest, e.g. controller=quay.io/example/op:v0.1.0.
+func ParseImage(s string) (Image, error) {
+	name, ref, ok := strings.Cut(s, "=")
+	if !ok || name == "" || ref == "" {
+		return Image{}, fmt.Errorf("image %q: want NAME=REPOSITORY[:TAG|@DIGEST]", s)
+	}
+	img := Image{Name: name}
+	if repo, digest, ok := strings.Cut(ref, "@"); ok {
+		if !strings.HasPrefix(digest, "sha256:") || len(digest) != len("sha256:")+64 {
+			return Image{}, fmt.Errorf("image %q: digest %q is not sha256:<64 hex digits>", s, digest)
+		}
+		img.NewName, img.Digest = repo, digest
+		return img, nil
+	}
+	img.NewName = ref
+	// A colon after the last slash starts the tag; one before it is a port.
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		img.NewName, img.NewTag = ref[:i], ref[i+1:]
+	}
+	if img.NewName == "" {
+		return Image{}, fmt.Errorf("image %q: empty repository", s)
+	}
+	return img, nil
+}
+
+// Render builds the kustomization in dir and returns the multi-document YAML
+// that `kustomize build dir` prints, with images replaced.
+func Render(dir string, images ...Image) ([]byte, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("resolving %s: %w", dir, err)
+	}
+	if _, err := os.Stat(filepath.Join(abs, "kustomization.yaml")); err != nil {
+		return nil, fmt.Errorf("%s: no kustomization.yaml: %w", dir, err)
+	}
+	target := abs
+	fsys := filesys.MakeFsOnDisk()
+	if len(images) > 0 {
+		// Set images in an overlay held in memory: config/ stays as it is,
+		// unlike with `kustomize edit set image`.
+		if fsys, target, err = overlay(abs, images); err != nil {
+			return nil, err
+		}
+	}
+	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
+	resources, err := k.Run(fsys, target)
+	if err != nil {
+		return nil, fmt.Errorf("building kustomization %s: %w", dir, err)
+	}
+	out, err := resources.AsYaml()
+	if err != nil {
+		return nil, fmt.Errorf("writing kustomization %s as YAML: %w", dir, err)
+	}
+	return out, nil
+}
+
+// Objects renders dir and decodes every document into an object.
+func Objects(dir string, images ...Image) ([]*unstructured.Unstructured, error) {
+	out, err := Render(dir, images...)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := Decode(out)
+	if err != nil {
+		return nil, fmt.Errorf("decoding the output of %s: %w", dir, err)
+	}
+	return objs, nil
+}
+
+// Decode splits multi-document YAML into objects, skipping empty documents.
+func Decode(data []byte) ([]*unstructured.Unstructured, error) {
+	var objs []*unstructured.Unstructured
+	reader := utilyaml.NewYAMLReader(bufioReader(data))
+	for i := 1; ; i++ {
+		doc, err := reader.Read()
+		if errors.Is(err, io.EOF) {
+			return objs, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("document %d: %w", i, err)
+		}
+		if len(bytes.TrimSpace(doc)) == 0 {
+			continue
+		}
+		obj := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal(doc, &obj.Object); err != nil {
+			return nil, fmt.Errorf("document %d: %w", i, err)
+		}
+		if len(obj.Object) == 0 {
+			continue
+		}
+		objs = append(objs, obj)
+	}
+}
+
+// overlay copies the tree around dir into memory at the same paths and adds
+// a kustomization that sets images on top of dir.
+func overlay(dir string, images []Image) (filesys.FileSystem, string, error) {
+	root := filepath.Dir(dir)
+	mem := filesys.MakeFsInMemory()
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return mem.MkdirAll(path)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return mem.WriteFile(path, data)
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("reading %s: %w", root, err)
+	}
+	k := types.Kustomization{
+		TypeMeta:  types.TypeMeta{APIVersion: types.KustomizationVersion, Kind: types.KustomizationKind},
+		Resources: []string{dir},
+	}
+	for _, img := range images {
+		k.Images = append(k.Images, types.Image{Name: img.Name, NewName: img.NewName, NewTag: img.NewTag, Digest: img.Digest})
+	}
+	data, err := yaml.Marshal(k)
+	if err != nil {
+		return nil, "", fmt.Errorf("writing the image overlay: %w", err)
+	}
+	target := filepath.Join(root, ".render-overlay")
+	if err := mem.MkdirAll(target); err != nil {
+		return nil, "", err
+	}
+	if err := mem.WriteFile(filepath.Join(target, "kustomization.yaml"), data); err != nil {
+		return nil, "", err
+	}
+	return mem, target, nil
+}
+
+func bufioReader(data []byte) *bufio.Reader { return bufio.NewReader(bytes.NewReader(data)) }
