@@ -129,6 +129,12 @@ deploy: manifests tools ## Deploy the operator (IMG) to the cluster of KUBECONFI
 undeploy: tools ## Remove what deploy created from the cluster of KUBECONFIG.
 	$(TOOLS) render config/default --image controller=$(IMG) | $(KUBECTL) delete --ignore-not-found -f -
 
+##@ Demo
+
+.PHONY: demo
+demo: k8s-binaries tools ## The tutorial's walk-through on the embedded local cluster (KEEP=1 leaves it running).
+	$(TOOLS) demo --repo-root $(ROOT) --bin-dir $(K8S_BIN) --state-dir $(LOCAL_DIR) --work-dir $(BIN)/demo $(if $(KEEP),--keep)
+
 ##@ Local cluster (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok; loopback only)
 
 .PHONY: k8s-binaries

@@ -15,6 +15,7 @@ func NewRootCommand() *cobra.Command {
 	root.AddCommand(
 		newLocalCommand(),
 		newRenderCommand(),
+		newDemoCommand(),
 	)
 	return root
 }

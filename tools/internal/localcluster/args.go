@@ -14,7 +14,7 @@ const (
 	serviceCIDR = "10.96.0.0/16"
 
 	// podCIDR and nodeIP are what kwok reports; nothing routes to them.
-	podCIDR = "10.0.0.0/24"
+	podCIDR = "10.244.0.0/16"
 	nodeIP  = "10.0.0.1"
 
 	// serviceAccountIssuer only has to be a valid URL: no one fetches it.

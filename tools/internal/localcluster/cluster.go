@@ -231,22 +231,27 @@ func (c *Cluster) firstExited() *process {
 // error names the component expected to make check succeed and quotes the end
 // of its log.
 func (c *Cluster) waitFor(ctx context.Context, component, what string, check func(context.Context) error) error {
-	started := time.Now()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
+	var last error
 	for {
 		if p := c.firstExited(); p != nil {
 			return p.exitedError()
 		}
 		attemptCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		last := check(attemptCtx)
+		err := check(attemptCtx)
 		cancel()
-		if last == nil {
+		if err == nil {
 			return nil
+		}
+		// An attempt cut short by the end of the start says nothing new;
+		// the error before it explains more.
+		if last == nil || ctx.Err() == nil {
+			last = err
 		}
 		select {
 		case <-ctx.Done():
-			cause := fmt.Sprintf("within %s", time.Since(started).Round(time.Second))
+			cause := fmt.Sprintf("within the start timeout of %s", c.opts.StartTimeout)
 			if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				cause = "before the start was canceled"
 			}

@@ -13,11 +13,11 @@ import (
 // it reaches everything it spawned and a Ctrl-C aimed at the caller's
 // terminal does not race with an orderly stop.
 //
-// Attached components get SIGKILL when the thread that started them exits.
-// The Go runtime only retires a thread when a goroutine locked to it exits,
-// which never happens to the goroutines this package runs on, so in practice
-// this fires when the test binary exits, even through a panic that skips every
-// deferred Stop.
+// Attached components get SIGKILL when the thread that started them exits,
+// which in practice means when the calling process exits, even through a
+// panic that skips every deferred Stop. (The Go runtime retires a thread only
+// when a goroutine locked to it with runtime.LockOSThread exits, so Start must
+// not be called from such a goroutine.)
 //
 // Detached components start a new session instead: they have no controlling
 // terminal, so closing the shell that ran `tools local up` does not hang them

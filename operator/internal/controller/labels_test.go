@@ -1,0 +1,37 @@
+package controller
+
+import (
+	"context"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+func labelsOf(m map[string]string) labels.Set { return labels.Set(m) }
+
+func TestPodToMemcached(t *testing.T) {
+	tests := []struct {
+		name   string
+		labels map[string]string
+		want   string
+	}{
+		{"memcached pod", objectLabels("cache-a"), "cache-a"},
+		{"no instance", map[string]string{NameLabel: AppName, ManagedByLabel: ManagerName}, ""},
+		{"another app", map[string]string{NameLabel: "redis", InstanceLabel: "x", ManagedByLabel: ManagerName}, ""},
+		{"not managed", map[string]string{NameLabel: AppName, InstanceLabel: "x"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "p", Labels: tt.labels}}
+			reqs := podToMemcached(context.Background(), pod)
+			switch {
+			case tt.want == "" && len(reqs) != 0:
+				t.Errorf("got %v, want no request", reqs)
+			case tt.want != "" && (len(reqs) != 1 || reqs[0].Name != tt.want || reqs[0].Namespace != "ns"):
+				t.Errorf("got %v, want ns/%s", reqs, tt.want)
+			}
+		})
+	}
+}
