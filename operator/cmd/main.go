@@ -7,13 +7,16 @@ import (
 	"flag"
 	"os"
 
+	apiv2 "github.com/operator-framework/api/pkg/operators/v2"
 	"github.com/operator-framework/operator-lib/proxy"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/discovery"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -24,6 +27,7 @@ import (
 	"github.com/example-inc/memcached-operator/operator/internal/controller"
 	"github.com/example-inc/memcached-operator/operator/internal/platform"
 	"github.com/example-inc/memcached-operator/operator/internal/scope"
+	"github.com/example-inc/memcached-operator/operator/internal/upgradeable"
 )
 
 // relatedImageEnv names the memcached image OLM lists in relatedImages.
@@ -37,6 +41,7 @@ var (
 func init() {
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(cachev1.AddToScheme(scheme))
+	utilruntime.Must(apiv2.AddToScheme(scheme))
 }
 
 func main() {
@@ -132,6 +137,11 @@ func main() {
 		os.Exit(1)
 	}
 
+	if err := setupUpgradeable(mgr, restConfig); err != nil {
+		setupLog.Error(err, "Unable to create controller", "controller", "upgradeable")
+		os.Exit(1)
+	}
+
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		setupLog.Error(err, "Unable to set up health check")
 		os.Exit(1)
@@ -146,4 +156,19 @@ func main() {
 		setupLog.Error(err, "Problem running manager")
 		os.Exit(1)
 	}
+}
+
+// setupUpgradeable reports the Upgradeable operator condition under OLM. The
+// OperatorCondition lives in the operator's own namespace, which the cache may
+// not watch, so it is read and written without the cache.
+func setupUpgradeable(mgr ctrl.Manager, restConfig *rest.Config) error {
+	direct, err := client.New(restConfig, client.Options{Scheme: mgr.GetScheme()})
+	if err != nil {
+		return err
+	}
+	condition, err := upgradeable.FromEnvironment(direct)
+	if err != nil || condition == nil {
+		return err
+	}
+	return (&upgradeable.Reconciler{Client: mgr.GetClient(), Condition: condition}).SetupWithManager(mgr)
 }

@@ -459,6 +459,11 @@ type call struct {
 	subresource string
 	kind        string // the Go type's name: Memcached, Deployment, PodList
 	key         types.NamespacedName
+	// object is a copy of the object as the controller sent it, for writes
+	// of typed objects.
+	object client.Object
+	// err is the call's outcome, once it returned.
+	err error
 }
 
 func (c call) write() bool {
@@ -473,19 +478,35 @@ func (c call) String() string {
 	if c.key.Name != "" {
 		s += " " + c.key.String()
 	}
+	if c.err != nil {
+		s += " (" + c.err.Error() + ")"
+	}
 	return s
 }
 
-// callLog records calls in order. It wraps a real client: nothing is faked.
+// callLog records calls in the order they were made. It wraps a real
+// client: nothing is faked.
 type callLog struct {
 	mu    sync.Mutex
 	calls []call
 }
 
-func (l *callLog) add(verb, subresource string, obj any, key types.NamespacedName) {
+// do records a call, makes it with f and records its outcome.
+func (l *callLog) do(verb, subresource string, obj any, key types.NamespacedName, f func() error) error {
+	c := call{verb: verb, subresource: subresource, kind: kindOf(obj), key: key}
+	if o, ok := obj.(client.Object); ok && c.write() {
+		c.object = o.DeepCopyObject().(client.Object)
+	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.calls = append(l.calls, call{verb: verb, subresource: subresource, kind: kindOf(obj), key: key})
+	i := len(l.calls)
+	l.calls = append(l.calls, c)
+	l.mu.Unlock()
+
+	err := f()
+	l.mu.Lock()
+	l.calls[i].err = err
+	l.mu.Unlock()
+	return err
 }
 
 // snapshot returns the calls made so far.
@@ -520,54 +541,43 @@ func keyOf(obj client.Object) types.NamespacedName {
 
 // wrap returns c with every call recorded in l.
 func (l *callLog) wrap(c client.Client) client.Client {
+	none := types.NamespacedName{}
 	return interceptor.NewClient(noWatch{c}, interceptor.Funcs{
 		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
-			l.add("get", "", obj, key)
-			return c.Get(ctx, key, obj, opts...)
+			return l.do("get", "", obj, key, func() error { return c.Get(ctx, key, obj, opts...) })
 		},
 		List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
-			l.add("list", "", list, types.NamespacedName{})
-			return c.List(ctx, list, opts...)
+			return l.do("list", "", list, none, func() error { return c.List(ctx, list, opts...) })
 		},
 		Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
-			l.add("create", "", obj, keyOf(obj))
-			return c.Create(ctx, obj, opts...)
+			return l.do("create", "", obj, keyOf(obj), func() error { return c.Create(ctx, obj, opts...) })
 		},
 		Update: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
-			l.add("update", "", obj, keyOf(obj))
-			return c.Update(ctx, obj, opts...)
+			return l.do("update", "", obj, keyOf(obj), func() error { return c.Update(ctx, obj, opts...) })
 		},
 		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
-			l.add("patch", "", obj, keyOf(obj))
-			return c.Patch(ctx, obj, patch, opts...)
+			return l.do("patch", "", obj, keyOf(obj), func() error { return c.Patch(ctx, obj, patch, opts...) })
 		},
 		Apply: func(ctx context.Context, c client.WithWatch, obj k8sruntime.ApplyConfiguration, opts ...client.ApplyOption) error {
-			l.add("apply", "", obj, types.NamespacedName{})
-			return c.Apply(ctx, obj, opts...)
+			return l.do("apply", "", obj, none, func() error { return c.Apply(ctx, obj, opts...) })
 		},
 		Delete: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteOption) error {
-			l.add("delete", "", obj, keyOf(obj))
-			return c.Delete(ctx, obj, opts...)
+			return l.do("delete", "", obj, keyOf(obj), func() error { return c.Delete(ctx, obj, opts...) })
 		},
 		DeleteAllOf: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteAllOfOption) error {
-			l.add("deleteallof", "", obj, types.NamespacedName{Namespace: obj.GetNamespace()})
-			return c.DeleteAllOf(ctx, obj, opts...)
+			return l.do("deleteallof", "", obj, none, func() error { return c.DeleteAllOf(ctx, obj, opts...) })
 		},
 		SubResourceCreate: func(ctx context.Context, c client.Client, sub string, obj, subObj client.Object, opts ...client.SubResourceCreateOption) error {
-			l.add("create", sub, obj, keyOf(obj))
-			return c.SubResource(sub).Create(ctx, obj, subObj, opts...)
+			return l.do("create", sub, obj, keyOf(obj), func() error { return c.SubResource(sub).Create(ctx, obj, subObj, opts...) })
 		},
 		SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
-			l.add("update", sub, obj, keyOf(obj))
-			return c.SubResource(sub).Update(ctx, obj, opts...)
+			return l.do("update", sub, obj, keyOf(obj), func() error { return c.SubResource(sub).Update(ctx, obj, opts...) })
 		},
 		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
-			l.add("patch", sub, obj, keyOf(obj))
-			return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
+			return l.do("patch", sub, obj, keyOf(obj), func() error { return c.SubResource(sub).Patch(ctx, obj, patch, opts...) })
 		},
 		SubResourceApply: func(ctx context.Context, c client.Client, sub string, obj k8sruntime.ApplyConfiguration, opts ...client.SubResourceApplyOption) error {
-			l.add("apply", sub, obj, types.NamespacedName{})
-			return c.SubResource(sub).Apply(ctx, obj, opts...)
+			return l.do("apply", sub, obj, none, func() error { return c.SubResource(sub).Apply(ctx, obj, opts...) })
 		},
 	})
 }
