@@ -14,7 +14,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/example-inc/memcached-operator/tools/internal/demo"
 	"github.com/example-inc/memcached-operator/tools/internal/localcluster"
+	"github.com/example-inc/memcached-operator/tools/internal/operatorprocess"
 )
 
 const (
@@ -80,6 +82,13 @@ func newLocalDownCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			began := time.Now()
+			// An operator left running by `make demo KEEP=1` goes first, so it
+			// does not outlive its API server.
+			if ok, err := operatorprocess.StopFromPidFile(demo.OperatorPidFile(stateDir), timeout); err != nil {
+				return err
+			} else if ok {
+				fmt.Fprintln(cmd.OutOrStdout(), "operator stopped")
+			}
 			stopped, err := localcluster.Down(stateDir, timeout)
 			// Nothing to stop is success, so `make local-down` is idempotent.
 			if errors.Is(err, localcluster.ErrNothingRunning) {

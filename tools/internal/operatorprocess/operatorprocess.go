@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/example-inc/memcached-operator/tools/internal/logtail"
 )
 
 // Build compiles the manager of the operator module in repoRoot into out.
@@ -116,7 +118,7 @@ func (o *Operator) waitReady(ctx context.Context, port int) error {
 	for {
 		select {
 		case <-o.exited:
-			return fmt.Errorf("the manager exited before it was ready (%v); its log %s ends with:\n%s", o.waitErr, o.opts.LogFile, tail(o.opts.LogFile, 20))
+			return fmt.Errorf("the manager exited before it was ready (%v); its log %s ends with:\n%s", o.waitErr, o.opts.LogFile, logtail.Tail(o.opts.LogFile, 20))
 		case <-ctx.Done():
 			return ctx.Err()
 		default:
@@ -128,7 +130,7 @@ func (o *Operator) waitReady(ctx context.Context, port int) error {
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("the manager was not ready after %s; its log %s ends with:\n%s", o.opts.ReadyTimeout, o.opts.LogFile, tail(o.opts.LogFile, 20))
+			return fmt.Errorf("the manager was not ready after %s; its log %s ends with:\n%s", o.opts.ReadyTimeout, o.opts.LogFile, logtail.Tail(o.opts.LogFile, 20))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -206,16 +208,4 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func tail(path string, lines int) string {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return "(no log: " + err.Error() + ")"
-	}
-	all := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(all) > lines {
-		all = all[len(all)-lines:]
-	}
-	return strings.Join(all, "\n")
 }

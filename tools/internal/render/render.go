@@ -147,7 +147,8 @@ func overlay(dir string, images []Image) (filesys.FileSystem, string, error) {
 	}
 	k := types.Kustomization{
 		TypeMeta:  types.TypeMeta{APIVersion: types.KustomizationVersion, Kind: types.KustomizationKind},
-		Resources: []string{dir},
+		// Relative: kustomize refuses an absolute path as a resource root.
+		Resources: []string{"../" + filepath.Base(dir)},
 	}
 	for _, img := range images {
 		k.Images = append(k.Images, types.Image{Name: img.Name, NewName: img.NewName, NewTag: img.NewTag, Digest: img.Digest})
