@@ -75,6 +75,7 @@ test-unit: k8s-binaries ## Run the tests without the e2e ones.
 .PHONY: verify
 verify: ## Regenerate every generated file and fail if anything differs from what is committed.
 	$(MAKE) manifests generate fmt bundle
+	$(TOOLS) catalog render --check
 	@git add -N . >/dev/null 2>&1 || true
 	@if ! git diff --exit-code --stat; then \
 		echo "error: generated files are out of date: run 'make manifests generate fmt' and commit the result" >&2; exit 1; \
@@ -156,6 +157,32 @@ bundle-push: ## Push the bundle image BUNDLE_IMG with CONTAINER_TOOL.
 .PHONY: scorecard-offline
 scorecard-offline: tools ## The checks of the six default scorecard tests against bundle/, offline (no cluster needed).
 	$(TOOLS) bundle scorecard --dir bundle
+
+##@ Catalog
+
+# CATALOG_CHANNELS are the channels `make catalog` publishes VERSION in (comma-separated).
+CATALOG_CHANNELS ?= $(CHANNELS)
+# CATALOG_DEFAULT_CHANNEL, when set, becomes the package's default channel.
+CATALOG_DEFAULT_CHANNEL ?= $(DEFAULT_CHANNEL)
+# CATALOG_PORT is the loopback port `make catalog-serve` listens on.
+CATALOG_PORT ?= 50051
+
+.PHONY: catalog
+catalog: tools ## Release bundle/ as VERSION (BUNDLE_IMG) into releases/ and catalog/template.yaml; re-render and validate catalog/.
+	$(TOOLS) catalog release --version $(VERSION) --bundle-dir bundle --image $(BUNDLE_IMG) --channels $(CATALOG_CHANNELS) $(if $(CATALOG_DEFAULT_CHANNEL),--default-channel $(CATALOG_DEFAULT_CHANNEL))
+
+.PHONY: catalog-build
+catalog-build: tools ## Build the catalog image (CATALOG_IMG) from catalog/ with CONTAINER_TOOL, after checking catalog/ is a valid, fresh render.
+	$(TOOLS) catalog render --check
+	$(CONTAINER_TOOL) build -f catalog.Dockerfile -t $(CATALOG_IMG) .
+
+.PHONY: catalog-push
+catalog-push: ## Push the catalog image (CATALOG_IMG) with CONTAINER_TOOL.
+	$(CONTAINER_TOOL) push $(CATALOG_IMG)
+
+.PHONY: catalog-serve
+catalog-serve: tools ## Serve catalog/ over gRPC on 127.0.0.1:CATALOG_PORT like a CatalogSource's registry pod (Ctrl-C stops).
+	$(TOOLS) catalog serve --dir catalog --port $(CATALOG_PORT)
 
 ##@ Demo
 

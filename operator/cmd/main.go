@@ -128,6 +128,7 @@ func main() {
 
 	if err := (&controller.MemcachedReconciler{
 		Client:                  mgr.GetClient(),
+		APIReader:               mgr.GetAPIReader(),
 		Scheme:                  mgr.GetScheme(),
 		Recorder:                mgr.GetEventRecorder(controller.ManagerName),
 		Operand:                 operand,

@@ -22,6 +22,9 @@ const (
 	ReasonReplicasNotReady = "ReplicasNotReady"
 	// ReasonDeploymentMissing: the Deployment does not exist (yet).
 	ReasonDeploymentMissing = "DeploymentMissing"
+	// ReasonDeploymentNotOwned: a Deployment with the Memcached's name exists
+	// and belongs to someone else; the operator leaves it alone.
+	ReasonDeploymentNotOwned = "DeploymentNotOwned"
 	// ReasonRollingOut: the Deployment has not yet observed or completed the
 	// latest change.
 	ReasonRollingOut = "RollingOut"

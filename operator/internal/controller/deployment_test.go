@@ -179,7 +179,10 @@ func TestDeploymentUpToDate(t *testing.T) {
 			d.Spec.Template.Spec.Containers[0].SecurityContext.AllowPrivilegeEscalation = ptr.To(true)
 		}, false},
 		{"managed-by label removed", func(d *appsv1.Deployment) { delete(d.Labels, ManagedByLabel) }, false},
-		{"strategy changed", func(d *appsv1.Deployment) { d.Spec.Strategy.RollingUpdate.MaxUnavailable = nil; d.Spec.Strategy.Type = appsv1.RecreateDeploymentStrategyType }, false},
+		{"strategy changed", func(d *appsv1.Deployment) {
+			d.Spec.Strategy.RollingUpdate.MaxUnavailable = nil
+			d.Spec.Strategy.Type = appsv1.RecreateDeploymentStrategyType
+		}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -34,12 +35,18 @@ const (
 	EventDeploymentNotOwned = "DeploymentNotOwned"
 )
 
+// errDeploymentNotOwned: a Deployment with the Memcached's name belongs to
+// someone else.
+var errDeploymentNotOwned = errors.New("the operator leaves it alone")
+
 // MemcachedReconciler runs each Memcached as a Deployment of memcached pods.
 type MemcachedReconciler struct {
-	Client   client.Client
-	Scheme   *runtime.Scheme
-	Recorder recorder.EventRecorder
-	Operand  OperandOptions
+	Client client.Client
+	Scheme *runtime.Scheme
+	// APIReader reads around the cache (mgr.GetAPIReader()).
+	APIReader client.Reader
+	Recorder  recorder.EventRecorder
+	Operand   OperandOptions
 	// MaxConcurrentReconciles is how many Memcacheds reconcile at once.
 	MaxConcurrentReconciles int
 }
@@ -91,16 +98,10 @@ func (r *MemcachedReconciler) reconcileDeployment(ctx context.Context, m *cachev
 	}
 
 	actual := &appsv1.Deployment{}
-	err := r.Client.Get(ctx, client.ObjectKeyFromObject(desired), actual)
+	err := r.getDeployment(ctx, client.ObjectKeyFromObject(desired), actual)
 	switch {
 	case apierrors.IsNotFound(err):
 		if err := r.Client.Create(ctx, desired, client.FieldOwner(ManagerName)); err != nil {
-			if apierrors.IsAlreadyExists(err) {
-				// The cache only sees labelled Deployments: this one is someone else's.
-				r.event(m, corev1.EventTypeWarning, EventDeploymentNotOwned, "Create",
-					"Deployment %s exists and is not managed by %s", desired.Name, ManagerName)
-				return nil, fmt.Errorf("deployment %s exists and is not managed by %s", desired.Name, ManagerName)
-			}
 			r.event(m, corev1.EventTypeWarning, EventReconcileFailed, "Create", "Failed to create Deployment %s: %v", desired.Name, err)
 			return nil, fmt.Errorf("creating deployment %s: %w", desired.Name, err)
 		}
@@ -112,16 +113,24 @@ func (r *MemcachedReconciler) reconcileDeployment(ctx context.Context, m *cachev
 	}
 
 	if !metav1.IsControlledBy(actual, m) {
+		// Someone else's Deployment: leave it alone and report nothing of it
+		// as this Memcached's status.
 		r.event(m, corev1.EventTypeWarning, EventDeploymentNotOwned, "Update",
-			"Deployment %s is not controlled by this Memcached", actual.Name)
-		return actual, fmt.Errorf("deployment %s is not controlled by memcached %s", actual.Name, m.Name)
+			"Deployment %s exists and is not controlled by this Memcached", actual.Name)
+		return nil, fmt.Errorf("deployment %s exists and is not controlled by memcached %s: %w", actual.Name, m.Name, errDeploymentNotOwned)
 	}
 	if DeploymentUpToDate(desired, actual) {
 		return actual, nil
 	}
 
+	// A merge patch carries no resourceVersion: the Deployment controller's
+	// status writes, which follow every spec change, cannot make it conflict.
 	updated := mergeDeployment(desired, actual)
-	if err := r.Client.Update(ctx, updated, client.FieldOwner(ManagerName)); err != nil {
+	if err := r.Client.Patch(ctx, updated, client.MergeFrom(actual), client.FieldOwner(ManagerName)); err != nil {
+		if apierrors.IsNotFound(err) {
+			// Deleted meanwhile: its deletion event brings us back to create it.
+			return nil, nil
+		}
 		r.event(m, corev1.EventTypeWarning, EventReconcileFailed, "Update", "Failed to update Deployment %s: %v", actual.Name, err)
 		return actual, fmt.Errorf("updating deployment %s: %w", actual.Name, err)
 	}
@@ -135,6 +144,18 @@ func (r *MemcachedReconciler) reconcileDeployment(ctx context.Context, m *cachev
 		r.event(m, corev1.EventTypeNormal, EventDeploymentUpdated, "Update", "Updated the pod template of Deployment %s", actual.Name)
 	}
 	return updated, nil
+}
+
+// getDeployment reads from the cache, which holds only Deployments labelled
+// as the operator's. One whose label was removed is invisible there, so a miss
+// is confirmed against the API server: the operator then finds its own
+// Deployment, and restores the label, instead of failing to create it again.
+func (r *MemcachedReconciler) getDeployment(ctx context.Context, key client.ObjectKey, d *appsv1.Deployment) error {
+	err := r.Client.Get(ctx, key, d)
+	if apierrors.IsNotFound(err) && r.APIReader != nil {
+		return r.APIReader.Get(ctx, key, d)
+	}
+	return err
 }
 
 func (r *MemcachedReconciler) listPods(ctx context.Context, m *cachev1.Memcached) ([]corev1.Pod, error) {
@@ -195,7 +216,7 @@ func podToMemcached(_ context.Context, o client.Object) []ctrl.Request {
 }
 
 // podLifecycleChanged passes pod events that can change status: creation,
-// deletion, and updates of phase, readiness or deletion.
+// deletion, and updates of phase, readiness, labels or deletion.
 func podLifecycleChanged() predicate.Predicate {
 	return predicate.Funcs{
 		UpdateFunc: func(e event.UpdateEvent) bool {
@@ -205,6 +226,7 @@ func podLifecycleChanged() predicate.Predicate {
 				return true
 			}
 			return oldPod.Status.Phase != newPod.Status.Phase ||
+				!maps.Equal(oldPod.Labels, newPod.Labels) ||
 				podReady(oldPod) != podReady(newPod) ||
 				(oldPod.DeletionTimestamp == nil) != (newPod.DeletionTimestamp == nil)
 		},

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -65,6 +66,9 @@ func availableCondition(m *cachev1.Memcached, obs observed) metav1.Condition {
 	c := metav1.Condition{Type: cachev1.ConditionAvailable}
 	want := m.Spec.Size
 	switch {
+	case errors.Is(obs.reconcileErr, errDeploymentNotOwned):
+		c.Status, c.Reason = metav1.ConditionFalse, cachev1.ReasonDeploymentNotOwned
+		c.Message = fmt.Sprintf("Deployment %s exists and is not controlled by this Memcached", m.Name)
 	case obs.deployment == nil:
 		c.Status, c.Reason = metav1.ConditionFalse, cachev1.ReasonDeploymentMissing
 		c.Message = fmt.Sprintf("Deployment %s does not exist", m.Name)

@@ -67,7 +67,7 @@ func TestCreate(t *testing.T) {
 				t.Errorf("replicas %d, want 3", got)
 			}
 			if s := d.Spec.Strategy; s.Type != appsv1.RollingUpdateDeploymentStrategyType || s.RollingUpdate == nil ||
-				s.RollingUpdate.MaxUnavailable.String() != "0" || s.RollingUpdate.MaxSurge.String() != "1" {
+				fmt.Sprint(s.RollingUpdate.MaxUnavailable) != "0" || fmt.Sprint(s.RollingUpdate.MaxSurge) != "1" {
 				t.Errorf("strategy %+v, want RollingUpdate with maxUnavailable 0 and maxSurge 1", s)
 			}
 
@@ -146,7 +146,7 @@ func TestCreate(t *testing.T) {
 				t.Errorf("control pod allowing privilege escalation: got %v, want a PodSecurity refusal", err)
 			}
 
-			e := waitForEvent(t, m, corev1.EventTypeNormal, controller.EventDeploymentCreated, "Created Deployment cache with 3 replicas")
+			e := waitForEvent(t, m, corev1.EventTypeNormal, "DeploymentCreated", "Created Deployment cache with 3 replicas")
 			if e.Regarding.Kind != "Memcached" || e.Regarding.Name != "cache" || e.ReportingController != controller.ManagerName || e.Action != "Create" {
 				t.Errorf("event %+v: want regarding Memcached cache, reported by %s, action Create", e, controller.ManagerName)
 			}
@@ -199,7 +199,7 @@ func TestResize(t *testing.T) {
 				return checkConditions(got, step.wantAvailable,
 					wantCondition{cachev1.ConditionDegraded, metav1.ConditionFalse, cachev1.ReasonAsExpected})
 			})
-			waitForEvent(t, m, corev1.EventTypeNormal, controller.EventDeploymentScaled, step.wantEvent)
+			waitForEvent(t, m, corev1.EventTypeNormal, "DeploymentScaled", step.wantEvent)
 		})
 	}
 }
@@ -238,8 +238,10 @@ func TestDriftRestore(t *testing.T) {
 			restored: replicas(3),
 		},
 		{
-			name:     "image edited",
-			tamper:   func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[0].Image = "docker.io/library/memcached:evil" },
+			name: "image edited",
+			tamper: func(d *appsv1.Deployment) {
+				d.Spec.Template.Spec.Containers[0].Image = "docker.io/library/memcached:evil"
+			},
 			restored: image(operand.DefaultImage),
 		},
 		{
@@ -416,7 +418,7 @@ func TestImage(t *testing.T) {
 		waitForDeployment(t, keyOf(withImage), "the default image after spec.image was cleared", image(operand.DefaultImage))
 		updateMemcached(t, keyOf(withImage), func(m *cachev1.Memcached) { m.Spec.Image = custom + "-b" })
 		waitForDeployment(t, keyOf(withImage), "the new spec.image", image(custom+"-b"))
-		waitForEvent(t, withImage, corev1.EventTypeNormal, controller.EventDeploymentUpdated, "Updated the pod template")
+		waitForEvent(t, withImage, corev1.EventTypeNormal, "DeploymentUpdated", "Updated the pod template")
 	})
 
 	t.Run("built-in default", func(t *testing.T) {

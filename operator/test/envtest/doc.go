@@ -22,6 +22,4 @@
 //	KUBEBUILDER_ASSETS=$PWD/bin/k8s go test -count=1 ./operator/test/envtest/...
 //
 // MEMCACHED_ENVTEST_LOG=1 sends the managers' logs to stderr.
-// MEMCACHED_ENVTEST_KNOWN_BUGS=1 also runs the tests that pin down known
-// controller bugs, which are skipped otherwise.
 package envtest

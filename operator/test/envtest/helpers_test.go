@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -69,15 +68,6 @@ func consistently(t testing.TB, what string, d time.Duration, f func() error) {
 			return
 		}
 		time.Sleep(pollInterval)
-	}
-}
-
-// knownBug skips a test that pins down a controller bug not fixed yet, unless
-// MEMCACHED_ENVTEST_KNOWN_BUGS is set.
-func knownBug(t *testing.T, description string) {
-	t.Helper()
-	if os.Getenv("MEMCACHED_ENVTEST_KNOWN_BUGS") == "" {
-		t.Skipf("known controller bug (set MEMCACHED_ENVTEST_KNOWN_BUGS=1 to run): %s", description)
 	}
 }
 
@@ -414,6 +404,7 @@ func startOperator(t *testing.T, namespaces []string, operand controller.Operand
 	calls := &callLog{}
 	if err := (&controller.MemcachedReconciler{
 		Client:                  calls.wrap(mgr.GetClient()),
+		APIReader:               mgr.GetAPIReader(),
 		Scheme:                  mgr.GetScheme(),
 		Recorder:                mgr.GetEventRecorder(controller.ManagerName),
 		Operand:                 operand,

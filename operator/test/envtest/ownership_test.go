@@ -60,7 +60,7 @@ func TestForeignDeployment(t *testing.T) {
 		{
 			name:        "someone else's labels",
 			labels:      map[string]string{"app": "someone-else"},
-			wantMessage: "exists and is not managed by memcached-operator",
+			wantMessage: "exists and is not controlled by memcached cache",
 		},
 		{
 			name: "controlled by another Memcached",
@@ -100,7 +100,7 @@ func TestForeignDeployment(t *testing.T) {
 				}
 				return nil
 			})
-			waitForEvent(t, m, corev1.EventTypeWarning, controller.EventDeploymentNotOwned, "")
+			waitForEvent(t, m, corev1.EventTypeWarning, "DeploymentNotOwned", "")
 
 			after := &appsv1.Deployment{}
 			if err := k8sClient.Get(t.Context(), keyOf(foreign), after); err != nil {

@@ -152,7 +152,7 @@ func TestConditions(t *testing.T) {
 		// size, when not zero, is set in the Memcached's spec first.
 		size int32
 		// status, when set, is written into the Deployment's status.
-		status        func(d *appsv1.Deployment) appsv1.DeploymentStatus
+		status    func(d *appsv1.Deployment) appsv1.DeploymentStatus
 		want      []wantCondition
 		wantReady int32
 	}{

@@ -13,9 +13,13 @@ func NewRootCommand() *cobra.Command {
 		SilenceErrors: false,
 	}
 	root.AddCommand(
+		newBundleCommand(),
+		newCatalogCommand(),
 		newLocalCommand(),
 		newRenderCommand(),
 		newDemoCommand(),
+		newDemoOLMCommand(),
+		newBenchCommand(),
 	)
 	return root
 }

@@ -1,9 +1,7 @@
 package envtest_test
 
-// The tests in this file pin down controller bugs that are not fixed yet.
-// They assert the correct behaviour, fail against the current controller,
-// and are skipped unless MEMCACHED_ENVTEST_KNOWN_BUGS is set. Whoever fixes
-// one removes its knownBug call.
+// The tests in this file pin down controller bugs found by this suite and
+// fixed since: each failed against the controller as it was.
 
 import (
 	"fmt"
@@ -25,7 +23,6 @@ import (
 // fails with AlreadyExists and the operator reports a Deployment it owns as
 // someone else's, for ever, without restoring anything.
 func TestManagedByLabelRemoved(t *testing.T) {
-	knownBug(t, "a Deployment that lost the managed-by label is never restored (memcached_controller.go, AlreadyExists branch)")
 	t.Parallel()
 	ns := newNamespace(t)
 	startOperator(t, []string{ns}, defaultOperand())
@@ -52,7 +49,6 @@ func TestManagedByLabelRemoved(t *testing.T) {
 // Memcached does not own, but that carries the operator's labels, in its
 // way: the Memcached must not report that Deployment's pods as its own.
 func TestForeignDeploymentNotAvailable(t *testing.T) {
-	knownBug(t, "status is computed from a Deployment the Memcached does not control (memcached_controller.go, reconcileDeployment returns actual with the not-controlled error)")
 	t.Parallel()
 	ns := newNamespace(t)
 	foreign := foreignDeployment(ns, "cache", map[string]string{
@@ -83,7 +79,6 @@ func TestForeignDeploymentNotAvailable(t *testing.T) {
 // routine optimistic concurrency, retried at once; it must not be reported
 // as Degraded nor as a Warning event.
 func TestUpdateConflictNotDegraded(t *testing.T) {
-	knownBug(t, "update conflicts set Degraded=True and emit ReconcileFailed warnings (memcached_controller.go, Update error branch)")
 	t.Parallel()
 	ns := newNamespace(t)
 	op := startOperator(t, []string{ns}, defaultOperand())

@@ -1,0 +1,343 @@
+package catalog
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/operator-framework/operator-registry/alpha/declcfg"
+	"github.com/operator-framework/operator-registry/alpha/property"
+	"github.com/sirupsen/logrus"
+
+	"github.com/example-inc/memcached-operator/tools/internal/catalog/internal/fixture"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
+
+func TestMain(m *testing.M) {
+	// operator-registry's bundle parser logs at info level for every bundle.
+	logrus.SetLevel(logrus.WarnLevel)
+	os.Exit(m.Run())
+}
+
+// repo writes a repository with the given releases into a temp dir.
+func repo(t testing.TB, releases ...fixture.Release) (template, releasesDir string) {
+	t.Helper()
+	template, releasesDir, err := fixture.WriteRepo(t.TempDir(), "alpha", releases...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return template, releasesDir
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the rendered catalog (run go test -update if the change is intended):\n%s", path, firstDiff(string(want), string(got)))
+	}
+}
+
+func firstDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	for i := 0; i < len(w) || i < len(g); i++ {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			return fmt.Sprintf("line %d:\n  want: %s\n   got: %s", i+1, wl, gl)
+		}
+	}
+	return ""
+}
+
+func TestRenderGolden(t *testing.T) {
+	template, releasesDir := repo(t, fixture.ThreeReleases()...)
+	ctx := context.Background()
+
+	res, err := Render(ctx, RenderOptions{Template: template, ReleasesDir: releasesDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Changed || strings.Join(res.Bundles, " ") != "memcached-operator.v0.1.0 memcached-operator.v0.1.1 memcached-operator.v0.2.0" {
+		t.Errorf("result = %+v", res)
+	}
+	published, err := os.ReadFile(filepath.Join(res.PackageDir, CatalogFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "catalog.golden", published)
+
+	// Rendering again changes nothing.
+	res, err = Render(ctx, RenderOptions{Template: template, ReleasesDir: releasesDir})
+	if err != nil || res.Changed {
+		t.Errorf("second render: changed=%v err=%v", res != nil && res.Changed, err)
+	}
+	if _, err := Render(ctx, RenderOptions{Template: template, ReleasesDir: releasesDir, Check: true}); err != nil {
+		t.Errorf("check after render: %v", err)
+	}
+
+	out := filepath.Join(t.TempDir(), "e2e")
+	if _, err := Render(ctx, RenderOptions{Template: template, ReleasesDir: releasesDir, OutputDir: out, EmbedBundles: true}); err != nil {
+		t.Fatal(err)
+	}
+	embedded, err := os.ReadFile(filepath.Join(out, "memcached-operator", CatalogFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "catalog-embedded.golden", embedded)
+
+	out = filepath.Join(t.TempDir(), "old")
+	res, err = Render(ctx, RenderOptions{Template: template, ReleasesDir: releasesDir, OutputDir: out, EmbedBundles: true, MaxVersion: "0.1.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(res.Bundles, " ") != "memcached-operator.v0.1.0" {
+		t.Errorf("--max-version 0.1.0 rendered %v", res.Bundles)
+	}
+	// stable only has 0.2.0: cut away, so only alpha remains.
+	cfg, err := declcfg.LoadFS(ctx, os.DirFS(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Channels) != 1 || cfg.Channels[0].Name != "alpha" || len(cfg.Bundles) != 1 {
+		t.Errorf("--max-version 0.1.0: channels %+v, %d bundles", cfg.Channels, len(cfg.Bundles))
+	}
+
+	// A cut that leaves the default channel empty is refused clearly.
+	stableTemplate, stableReleases, err := fixture.WriteRepo(t.TempDir(), "stable", fixture.ThreeReleases()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Render(ctx, RenderOptions{Template: stableTemplate, ReleasesDir: stableReleases, OutputDir: filepath.Join(t.TempDir(), "x"), MaxVersion: "0.1.1"})
+	if err == nil || !strings.Contains(err.Error(), `channel "stable" has no release at or below --max-version 0.1.1`) {
+		t.Errorf("cut below the default channel: err = %v", err)
+	}
+}
+
+func TestRenderedCatalogContent(t *testing.T) {
+	template, releasesDir := repo(t, fixture.ThreeReleases()...)
+	ctx := context.Background()
+	if _, err := Render(ctx, RenderOptions{Template: template, ReleasesDir: releasesDir}); err != nil {
+		t.Fatal(err)
+	}
+	catalogDir := filepath.Dir(template)
+	// opm loads catalog/ as it is: the template is ignored (.indexignore),
+	// and so is a staging directory an interrupted run left behind.
+	stale := filepath.Join(catalogDir, ".memcached-operator.tmp-123")
+	if err := os.MkdirAll(stale, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(stale, CatalogFile), []byte("schema: olm.package\nname: broken\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := declcfg.LoadFS(ctx, os.DirFS(catalogDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Packages) != 1 || len(cfg.Others) != 0 || len(cfg.Bundles) != 3 {
+		t.Fatalf("LoadFS(catalog/) = %d packages, %d bundles, others %v", len(cfg.Packages), len(cfg.Bundles), cfg.Others)
+	}
+	if err := ValidateDir(ctx, catalogDir, releasesDir); err != nil {
+		t.Fatal(err)
+	}
+
+	pkg := cfg.Packages[0]
+	if pkg.DefaultChannel != "alpha" || pkg.Icon == nil || pkg.Icon.MediaType != "image/svg+xml" || !bytes.HasPrefix(pkg.Icon.Data, []byte("<svg")) ||
+		!strings.HasPrefix(pkg.Description, "Memcached Operator runs") {
+		t.Errorf("olm.package = %+v", pkg)
+	}
+	for _, b := range cfg.Bundles {
+		v := strings.TrimPrefix(b.Name, "memcached-operator.v")
+		if b.Image != fixture.Image(v) {
+			t.Errorf("bundle %s image = %q", b.Name, b.Image)
+		}
+		types := map[string]int{}
+		for _, p := range b.Properties {
+			types[p.Type]++
+		}
+		if types[property.TypePackage] != 1 || types[property.TypeGVK] != 1 || types[property.TypeCSVMetadata] != 1 || types[property.TypeBundleObject] != 0 {
+			t.Errorf("bundle %s properties: %v", b.Name, types)
+		}
+	}
+	entries := map[string]string{}
+	for _, c := range cfg.Channels {
+		for _, e := range c.Entries {
+			entries[c.Name+"/"+e.Name] = e.Replaces + "|" + e.SkipRange
+		}
+	}
+	want := map[string]string{
+		"alpha/memcached-operator.v0.1.0":  "|",
+		"alpha/memcached-operator.v0.1.1":  "memcached-operator.v0.1.0|>=0.1.0 <0.1.1",
+		"alpha/memcached-operator.v0.2.0":  "memcached-operator.v0.1.1|>=0.1.0 <0.2.0",
+		"stable/memcached-operator.v0.2.0": "|",
+	}
+	for k, v := range want {
+		if entries[k] != v {
+			t.Errorf("entry %s = %q, want %q", k, entries[k], v)
+		}
+	}
+	if len(entries) != len(want) {
+		t.Errorf("entries = %v", entries)
+	}
+}
+
+func TestRenderFailureLeavesCatalogIntact(t *testing.T) {
+	releases := fixture.ThreeReleases()[:2]
+	template, releasesDir := repo(t, releases...)
+	ctx := context.Background()
+	res, err := Render(ctx, RenderOptions{Template: template, ReleasesDir: releasesDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(filepath.Join(res.PackageDir, CatalogFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// 0.2.0 makes a field required: unsafe for 0.1.x's resources.
+	bad := fixture.Release{Version: "0.2.0", Channels: []string{"alpha"}, Edits: []fixture.Edit{fixture.EditSpecSchema(func(spec map[string]any) {
+		spec["properties"].(map[string]any)["zone"] = map[string]any{"type": "string"}
+		spec["required"] = []any{"size", "zone"}
+	})}}
+	if _, _, err := fixture.WriteRepo(filepath.Dir(filepath.Dir(template)), "alpha", append(releases, bad)...); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Render(ctx, RenderOptions{Template: template, ReleasesDir: releasesDir})
+	if err == nil || !strings.Contains(err.Error(), "spec.zone") || !strings.Contains(err.Error(), "memcached-operator.v0.2.0") {
+		t.Fatalf("render with an unsafe CRD change: err = %v", err)
+	}
+	after, err := os.ReadFile(filepath.Join(res.PackageDir, CatalogFile))
+	if err != nil || !bytes.Equal(before, after) {
+		t.Errorf("a failed render changed the catalog (err %v)", err)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(template))
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".memcached-operator.") {
+			t.Errorf("a failed render left %s behind", e.Name())
+		}
+	}
+
+	// A missing release directory is reported with the others.
+	if err := os.RemoveAll(filepath.Join(releasesDir, "0.1.1")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Render(ctx, RenderOptions{Template: template, ReleasesDir: releasesDir})
+	if err == nil || !strings.Contains(err.Error(), "release 0.1.1") {
+		t.Errorf("render with a missing release: err = %v", err)
+	}
+}
+
+func TestRenderRefusesToOverwritePublishedCatalog(t *testing.T) {
+	template, releasesDir := repo(t, fixture.ThreeReleases()...)
+	for _, opts := range []RenderOptions{
+		{Template: template, ReleasesDir: releasesDir, EmbedBundles: true},
+		{Template: template, ReleasesDir: releasesDir, MaxVersion: "0.1.0", OutputDir: filepath.Dir(template)},
+	} {
+		if _, err := Render(context.Background(), opts); err == nil || !strings.Contains(err.Error(), "refusing") {
+			t.Errorf("Render(%+v) err = %v, want a refusal", opts, err)
+		}
+	}
+}
+
+func TestTemplateValidation(t *testing.T) {
+	_, err := ParseTemplate([]byte(`schema: olm.semver
+package: Memcached_Operator
+defaultChannel: beta
+releases:
+- version: 0.1
+  image: ""
+  channels: []
+- version: 0.2.0
+  image: quay.io/x/y:v0.2.0
+  channels: [alpha, alpha]
+- version: 0.2.0+build.1
+  image: quay.io/x/y:v0.2.0
+  channels: [alpha]
+`))
+	if err == nil {
+		t.Fatal("invalid template accepted")
+	}
+	for _, want := range []string{"schema", "package", "releases[0].version", "releases[0].image", "releases[0].channels", "releases[1].channels[1]", "releases[2].version", `"beta" is not a channel`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("template error does not mention %s:\n%v", want, err)
+		}
+	}
+	if _, err := ParseTemplate([]byte("schema: memcached-operator.catalog-template\npackage: p\ndefaultChannel: a\nreleases: []\nchannelz: []\n")); err == nil || !strings.Contains(err.Error(), "channelz") {
+		t.Errorf("unknown field accepted: %v", err)
+	}
+}
+
+func TestSetReleaseKeepsCommentsAndOrder(t *testing.T) {
+	in := []byte(`# Hand-written header.
+schema: memcached-operator.catalog-template
+package: memcached-operator
+defaultChannel: alpha
+releases:
+  # The first release.
+  - version: 0.1.0
+    image: quay.io/x/b:v0.1.0
+    channels: [alpha]
+  - version: 0.3.0
+    image: quay.io/x/b:v0.3.0
+    channels: [alpha]
+`)
+	out, changed, err := setRelease(in, "memcached-operator", TemplateRelease{Version: "0.2.0", Image: "quay.io/x/b:v0.2.0", Channels: []string{"alpha", "stable"}}, "", false)
+	if err != nil || !changed {
+		t.Fatalf("setRelease: changed=%v err=%v", changed, err)
+	}
+	want := `# Hand-written header.
+schema: memcached-operator.catalog-template
+package: memcached-operator
+defaultChannel: alpha
+releases:
+  # The first release.
+  - version: 0.1.0
+    image: quay.io/x/b:v0.1.0
+    channels: [alpha]
+  - version: 0.2.0
+    image: quay.io/x/b:v0.2.0
+    channels: [alpha, stable]
+  - version: 0.3.0
+    image: quay.io/x/b:v0.3.0
+    channels: [alpha]
+`
+	if string(out) != want {
+		t.Errorf("setRelease:\n%s\nwant:\n%s", out, want)
+	}
+	// The same release again: no change, byte for byte.
+	again, changed, err := setRelease(out, "memcached-operator", TemplateRelease{Version: "0.2.0", Image: "quay.io/x/b:v0.2.0", Channels: []string{"alpha", "stable"}}, "", false)
+	if err != nil || changed || !bytes.Equal(again, out) {
+		t.Errorf("same release again: changed=%v err=%v", changed, err)
+	}
+	// Another image for a released version needs replace (--force).
+	if _, _, err := setRelease(out, "memcached-operator", TemplateRelease{Version: "0.2.0", Image: "quay.io/x/b:v0.2.0-fix", Channels: []string{"alpha"}}, "", false); err == nil || !strings.Contains(err.Error(), "--force") {
+		t.Errorf("changing a release without force: err = %v", err)
+	}
+	forced, changed, err := setRelease(out, "memcached-operator", TemplateRelease{Version: "0.2.0", Image: "quay.io/x/b:v0.2.0-fix", Channels: []string{"alpha"}}, "stable", true)
+	if err != nil || !changed || !strings.Contains(string(forced), "image: quay.io/x/b:v0.2.0-fix") || !strings.Contains(string(forced), "defaultChannel: stable") {
+		t.Errorf("forced change: changed=%v err=%v\n%s", changed, err, forced)
+	}
+}

@@ -1,0 +1,121 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/example-inc/memcached-operator/tools/internal/bench"
+)
+
+func newBenchCommand() *cobra.Command {
+	var (
+		cfg      bench.Config
+		crs      string
+		sweep    string
+		outputs  []string
+		sweepCRs int
+	)
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure the operator on the local cluster: convergence, API writes, memory",
+		Long: `Starts a local cluster with its audit log on, installs the CRD and the
+operator's RBAC from config/default, builds the manager and runs it as a
+process under its own ServiceAccount, then measures:
+
+  - convergence: N Memcacheds (sizes 1, 2, 3, ...) created at once, until
+    every Deployment is ready at size and every status lists its pods;
+  - API cost: the operator's mutating requests per Memcached until then, and
+    during an idle window afterwards (from the audit log);
+  - memory: the manager's RSS and Go heap with N Memcacheds, and again after
+    unrelated Pods and Deployments appear in other namespaces;
+  - a sweep of --max-concurrent-reconciles / --kube-api-qps on --sweep-crs
+    Memcacheds.
+
+It prints figures and asserts nothing. Logs, the audit log and the cluster's
+state stay in --work-dir.`,
+		Example: `  tools bench --crs 100,500 --idle 60s --unrelated 10000 --output bin/bench/report.md
+  tools bench --crs 50 --idle 10s --unrelated 0 --sweep "" --output - --output bench.json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			if cfg.CRs, err = bench.ParseCounts(crs); err != nil {
+				return err
+			}
+			if cfg.Sweep, err = bench.ParseSettings(sweep); err != nil {
+				return err
+			}
+			cfg.SweepCRs = sweepCRs
+			if len(cfg.CRs) == 0 && len(cfg.Sweep) == 0 {
+				return fmt.Errorf("nothing to measure: give --crs or --sweep")
+			}
+			for _, dir := range []*string{&cfg.RepoRoot, &cfg.BinDir, &cfg.WorkDir} {
+				if *dir, err = filepath.Abs(*dir); err != nil {
+					return err
+				}
+			}
+			if err := os.RemoveAll(filepath.Join(cfg.WorkDir, "cluster")); err != nil {
+				return err
+			}
+			cfg.Log = cmd.ErrOrStderr()
+			report, err := bench.Run(cmd.Context(), cfg)
+			if report != nil {
+				report.Command = shellJoin(append([]string{"tools"}, os.Args[1:]...))
+			}
+			if err != nil {
+				return err
+			}
+			for _, output := range outputs {
+				if err := writeReport(cmd.OutOrStdout(), report, output); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&crs, "crs", "100,500", "Convergence runs: how many Memcacheds each creates at once (comma-separated)")
+	f.DurationVar(&cfg.Idle, "idle", 60*time.Second, "Idle window after each convergence run, in which the operator should write nothing")
+	f.IntVar(&cfg.Unrelated, "unrelated", 10000, "Unrelated Pods and Deployments created after the last run, to see whether the manager's memory follows them (0 skips)")
+	f.StringVar(&sweep, "sweep", "1/50,4/50,8/50,4/20,4/100,8/100", "Settings to sweep, RECONCILES/QPS[/BURST] (burst defaults to 2*QPS), comma-separated; empty skips")
+	f.IntVar(&sweepCRs, "sweep-crs", 100, "Memcacheds per sweep run")
+	f.DurationVar(&cfg.Timeout, "timeout", 15*time.Minute, "Give up on a convergence run after this long")
+	f.StringVar(&cfg.RepoRoot, "repo-root", ".", "The repository root (config/ and operator/)")
+	f.StringVar(&cfg.BinDir, "bin-dir", "bin/k8s", "Directory of the control-plane binaries (make k8s-binaries)")
+	f.StringVar(&cfg.WorkDir, "work-dir", "bin/bench", "Directory for the manager, its logs and the cluster's state and audit log")
+	f.StringArrayVar(&outputs, "output", []string{"-"}, "Where to write the report (repeatable): a .json file gets JSON, any other file or - (standard output) Markdown")
+	return cmd
+}
+
+func writeReport(stdout io.Writer, report *bench.Report, output string) error {
+	w := stdout
+	if output != "-" && output != "" {
+		f, err := os.Create(output)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w = f
+	}
+	if strings.HasSuffix(output, ".json") {
+		return report.WriteJSON(w)
+	}
+	return report.WriteMarkdown(w)
+}
+
+// shellJoin quotes arguments the way a shell user would type them.
+func shellJoin(args []string) string {
+	quoted := make([]string, len(args))
+	for i, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t\n'\"$`\\*?;&|<>()") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		quoted[i] = a
+	}
+	return strings.Join(quoted, " ")
+}
