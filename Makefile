@@ -35,7 +35,7 @@ CONTROLLER_TOOLS_VERSION ?= v0.23.0
 CONTROLLER_GEN ?= $(BIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 TOOLS := $(BIN)/tools
 
-GO_TEST_FLAGS ?= -count=1
+GO_TEST_FLAGS ?= -count=1 -timeout 30m
 
 .PHONY: all
 all: build
@@ -65,8 +65,8 @@ vet: ## Run go vet on both modules (e2e code included).
 	go vet -tags e2e ./operator/... ./tools/...
 
 .PHONY: test
-test: manifests generate fmt vet k8s-binaries ## Run every test: unit, envtest (real kube-apiserver) and e2e (local cluster).
-	KUBEBUILDER_ASSETS=$(K8S_BIN) K8S_BIN_DIR=$(K8S_BIN) go test $(GO_TEST_FLAGS) -tags e2e ./operator/... ./tools/...
+test: manifests generate fmt vet k8s-binaries olm-binaries ## Run every test: unit, envtest (real kube-apiserver), e2e (local cluster, real OLM).
+	KUBEBUILDER_ASSETS=$(K8S_BIN) K8S_BIN_DIR=$(K8S_BIN) OLM_BIN_DIR=$(BIN)/olm go test $(GO_TEST_FLAGS) -tags e2e ./operator/... ./tools/...
 
 .PHONY: test-unit
 test-unit: k8s-binaries ## Run the tests without the e2e ones.
@@ -184,11 +184,48 @@ catalog-push: ## Push the catalog image (CATALOG_IMG) with CONTAINER_TOOL.
 catalog-serve: tools ## Serve catalog/ over gRPC on 127.0.0.1:CATALOG_PORT like a CatalogSource's registry pod (Ctrl-C stops).
 	$(TOOLS) catalog serve --dir catalog --port $(CATALOG_PORT)
 
+##@ OLM (operator-sdk run bundle, scorecard; needs a cluster with OLM in KUBECONFIG)
+
+OPERATOR_SDK_VERSION ?= v1.42.2
+OPERATOR_SDK ?= $(BIN)/operator-sdk
+# INSTALL_NAMESPACE is where run-bundle installs the operator.
+INSTALL_NAMESPACE ?= memcached-operator-system
+
+.PHONY: operator-sdk
+operator-sdk: ## Build operator-sdk (OPERATOR_SDK_VERSION) from the Go module proxy into bin/.
+	@OPERATOR_SDK_VERSION=$(OPERATOR_SDK_VERSION) bash hack/operator-sdk.sh $(OPERATOR_SDK)
+
+.PHONY: run-bundle
+run-bundle: operator-sdk ## Install BUNDLE_IMG into the cluster of KUBECONFIG with `operator-sdk run bundle`.
+	$(OPERATOR_SDK) run bundle $(BUNDLE_IMG) --namespace $(INSTALL_NAMESPACE) --install-mode AllNamespaces
+
+.PHONY: run-bundle-upgrade
+run-bundle-upgrade: operator-sdk ## Upgrade the operator installed by run-bundle to BUNDLE_IMG.
+	$(OPERATOR_SDK) run bundle-upgrade $(BUNDLE_IMG) --namespace $(INSTALL_NAMESPACE)
+
+.PHONY: cleanup
+cleanup: operator-sdk ## Remove what run-bundle installed (`operator-sdk cleanup memcached-operator`).
+	$(OPERATOR_SDK) cleanup memcached-operator --namespace $(INSTALL_NAMESPACE)
+
+.PHONY: scorecard
+scorecard: operator-sdk ## Run `operator-sdk scorecard bundle` against the cluster of KUBECONFIG (its tests run as pods).
+	$(OPERATOR_SDK) scorecard bundle --namespace $(INSTALL_NAMESPACE) --wait-time 120s
+
 ##@ Demo
 
 .PHONY: demo
 demo: k8s-binaries tools ## The tutorial's walk-through on the embedded local cluster (KEEP=1 leaves it running).
 	$(TOOLS) demo --repo-root $(ROOT) --bin-dir $(K8S_BIN) --state-dir $(LOCAL_DIR) --work-dir $(BIN)/demo $(if $(KEEP),--keep)
+
+##@ OLM on the local cluster
+
+.PHONY: olm-binaries
+olm-binaries: ## Build OLM's olm and catalog operators and opm from the Go module proxy into bin/olm (skipped when up to date).
+	@bash hack/olm-binaries.sh $(BIN)/olm
+
+.PHONY: demo-olm
+demo-olm: k8s-binaries olm-binaries tools ## Install the oldest release through OLM on a local cluster and watch OLM upgrade it to the newest.
+	$(TOOLS) demo-olm --repo-root $(ROOT) --bin-dir $(K8S_BIN) --olm-bin-dir $(BIN)/olm --work-dir $(BIN)/demo-olm
 
 ##@ Local cluster (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok; loopback only)
 

@@ -85,8 +85,13 @@ func tracker(t *testing.T, namespace string) *bench.Tracker {
 // waitConverged fails the test unless every Memcached of want converges.
 func waitConverged(t *testing.T, tr *bench.Tracker, want bench.Want, what string) {
 	t.Helper()
+	waitConvergedWithin(t, tr, want, what, convergeTimeout)
+}
+
+func waitConvergedWithin(t *testing.T, tr *bench.Tracker, want bench.Want, what string, timeout time.Duration) {
+	t.Helper()
 	start := time.Now()
-	if _, err := tr.WaitConverged(t.Context(), want, start, convergeTimeout, func(p bench.Progress) {
+	if _, err := tr.WaitConverged(t.Context(), want, start, timeout, func(p bench.Progress) {
 		t.Logf("%s: %s after %s", what, p, time.Since(start).Round(time.Second))
 	}); err != nil {
 		t.Fatalf("%s: %v", what, err)

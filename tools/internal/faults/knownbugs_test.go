@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -43,5 +44,5 @@ func TestLongNameServedOrRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitConverged(t, tracker(t, ns), bench.Want{name: 1}, "a Memcached with a 64-character name")
+	waitConvergedWithin(t, tracker(t, ns), bench.Want{name: 1}, "a Memcached with a 64-character name", time.Minute)
 }

@@ -277,32 +277,48 @@ func (f *flow) startHeldRollout(ctx context.Context) error {
 	return err
 }
 
-// showUpgradeHeld checks, for a while, that OLM keeps the old version while
-// the operator says it is not upgradeable.
+// showUpgradeHeld waits until OLM has created the new CSV and keeps it
+// Pending because the operator is not upgradeable, then checks for a while
+// that the old CSV stays and the new one does not succeed.
 func (f *flow) showUpgradeHeld(ctx context.Context) error {
 	f.say("OLM holds the upgrade while the operator reports Upgradeable=False")
-	const window = 15 * time.Second
-	deadline := time.Now().Add(window)
-	var state string
-	for time.Now().Before(deadline) {
-		sub, err := f.dyn.Resource(subscriptionGVR).Namespace(installNamespace).Get(ctx, subscriptionName, metav1.GetOptions{})
+	oldCSV, newCSV := csvName(f.oldVersion), csvName(f.newVersion)
+	held := func(ctx context.Context) (string, error) {
+		if _, err := f.dyn.Resource(csvGVR).Namespace(installNamespace).Get(ctx, oldCSV, metav1.GetOptions{}); err != nil {
+			return "", fmt.Errorf("CSV %s is gone while the operator reported Upgradeable=False: %w", oldCSV, err)
+		}
+		csv, err := f.dyn.Resource(csvGVR).Namespace(installNamespace).Get(ctx, newCSV, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return "", nil
+		} else if err != nil {
+			return "", err
+		}
+		if str(csv, "status", "phase") == "Succeeded" {
+			return "", fmt.Errorf("CSV %s succeeded while the operator reported Upgradeable=False", newCSV)
+		}
+		return str(csv, "status", "reason") + ": " + str(csv, "status", "message"), nil
+	}
+	last := "no CSV " + newCSV + " yet"
+	err := f.poll(ctx, "OLM to hold "+newCSV+" back", &last, func(ctx context.Context) (bool, error) {
+		state, err := held(ctx)
 		if err != nil {
+			return false, err
+		}
+		if state != "" {
+			last = state
+		}
+		return strings.HasPrefix(state, "OperatorConditionNotUpgradeable"), nil
+	})
+	if err != nil {
+		return err
+	}
+	const window = 10 * time.Second
+	for deadline := time.Now().Add(window); time.Now().Before(deadline); time.Sleep(time.Second) {
+		if _, err := held(ctx); err != nil {
 			return err
 		}
-		if installed := str(sub, "status", "installedCSV"); installed != csvName(f.oldVersion) {
-			return fmt.Errorf("OLM upgraded to %s while the operator reported Upgradeable=False", installed)
-		}
-		if csv, err := f.dyn.Resource(csvGVR).Namespace(installNamespace).Get(ctx, csvName(f.newVersion), metav1.GetOptions{}); err == nil {
-			if str(csv, "status", "phase") == "Succeeded" {
-				return fmt.Errorf("CSV %s succeeded while the operator reported Upgradeable=False", csv.GetName())
-			}
-			state = fmt.Sprintf("CSV %s is %s (%s: %s)", csv.GetName(), str(csv, "status", "phase"), str(csv, "status", "reason"), str(csv, "status", "message"))
-		} else {
-			state = fmt.Sprintf("Subscription state %s; no CSV %s yet", str(sub, "status", "state"), csvName(f.newVersion))
-		}
-		time.Sleep(time.Second)
 	}
-	f.note(fmt.Sprintf("for %s: %s still installed; %s", window, csvName(f.oldVersion), state))
+	f.note(fmt.Sprintf("CSV %s stays Pending (%s) for %s; %s keeps running", newCSV, last, window, oldCSV))
 	return nil
 }
 
