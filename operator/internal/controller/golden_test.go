@@ -1,0 +1,52 @@
+package controller
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/yaml"
+)
+
+// update rewrites the golden files from the builders' current output:
+//
+//	go test ./operator/internal/controller/ -run Golden -update
+var update = flag.Bool("update", false, "rewrite testdata/*.golden.yaml from the current output")
+
+// checkGolden compares got, as YAML, with testdata/name and rewrites the file
+// instead when -update is given.
+func checkGolden(t *testing.T, name string, got any) {
+	t.Helper()
+	out, err := yaml.Marshal(got)
+	if err != nil {
+		t.Fatalf("marshalling %s: %v", name, err)
+	}
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading %s (run with -update to create it): %v", path, err)
+	}
+	if !bytes.Equal(out, want) {
+		t.Errorf("%s differs from the builder's output (run with -update if the change is intended):\n--- want\n%s\n--- got\n%s", path, want, out)
+	}
+}
+
+// TestDefaultDeploymentGolden pins the Deployment of a Memcached that sets
+// nothing but size, as release 0.1.0 rendered it. An operator upgrade must
+// not change it: a changed pod template restarts every memcached pod, and a
+// restart empties the cache. The golden file was written by 0.1.0's builder;
+// never -update it for a change that touches a default Memcached.
+func TestDefaultDeploymentGolden(t *testing.T) {
+	m := memcached(3, "")
+	opts := OperandOptions{RunAsUser: ptr.To(MemcachedImageUID)}
+	checkGolden(t, "deployment-default.golden.yaml", DesiredDeployment(m, opts))
+}
