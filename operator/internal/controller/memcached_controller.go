@@ -7,9 +7,11 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -32,16 +34,46 @@ const (
 	EventDeploymentUpdated  = "DeploymentUpdated"
 	EventReconcileFailed    = "ReconcileFailed"
 	EventDeploymentNotOwned = "DeploymentNotOwned"
+
+	EventServiceCreated  = "ServiceCreated"
+	EventServiceUpdated  = "ServiceUpdated"
+	EventServiceNotOwned = "ServiceNotOwned"
+
+	EventPodDisruptionBudgetCreated  = "PodDisruptionBudgetCreated"
+	EventPodDisruptionBudgetUpdated  = "PodDisruptionBudgetUpdated"
+	EventPodDisruptionBudgetDeleted  = "PodDisruptionBudgetDeleted"
+	EventPodDisruptionBudgetNotOwned = "PodDisruptionBudgetNotOwned"
+
+	EventServiceMonitorCreated  = "ServiceMonitorCreated"
+	EventServiceMonitorUpdated  = "ServiceMonitorUpdated"
+	EventServiceMonitorDeleted  = "ServiceMonitorDeleted"
+	EventServiceMonitorNotOwned = "ServiceMonitorNotOwned"
 )
 
-// MemcachedReconciler runs each Memcached as a Deployment of memcached pods.
+// MemcachedReconciler runs each Memcached as a Deployment of memcached pods,
+// with its Services, PodDisruptionBudget and ServiceMonitor.
 type MemcachedReconciler struct {
 	Client   client.Client
 	Scheme   *runtime.Scheme
 	Recorder recorder.EventRecorder
 	Operand  OperandOptions
+	// ServiceMonitors tells whether the cluster serves the Prometheus
+	// Operator's ServiceMonitor API (detected once at start): only then does
+	// the reconciler watch, create or delete ServiceMonitors.
+	ServiceMonitors bool
 	// MaxConcurrentReconciles is how many Memcacheds reconcile at once.
 	MaxConcurrentReconciles int
+}
+
+// CachedObjects are the kinds the reconciler reads and watches of which the
+// manager's cache needs only the operator's own, selected by
+// ManagedSelector: every kind it creates, and the pods.
+func CachedObjects(serviceMonitors bool) []client.Object {
+	objs := []client.Object{&appsv1.Deployment{}, &corev1.Pod{}, &corev1.Service{}, &policyv1.PodDisruptionBudget{}}
+	if serviceMonitors {
+		objs = append(objs, newServiceMonitor())
+	}
+	return objs
 }
 
 // +kubebuilder:rbac:groups=cache.example.com,resources=memcacheds,verbs=get;list;watch
@@ -49,14 +81,21 @@ type MemcachedReconciler struct {
 // +kubebuilder:rbac:groups=cache.example.com,resources=memcacheds/finalizers,verbs=update
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update
 // +kubebuilder:rbac:groups=core,resources=pods,verbs=get;list;watch
+// +kubebuilder:rbac:groups=core,resources=services,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups=monitoring.coreos.com,resources=servicemonitors,verbs=get;list;watch;create;update;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile brings one Memcached's Deployment to its spec and writes what it
-// observed into status, once, at the end.
+// Reconcile brings one Memcached's Deployment, Services, PodDisruptionBudget
+// and ServiceMonitor to its spec and writes what it observed into status,
+// once, at the end.
 func (r *MemcachedReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	m := &cachev1.Memcached{}
 	if err := r.Client.Get(ctx, req.NamespacedName, m); err != nil {
-		// Deleted: garbage collection removes what it owned.
+		if apierrors.IsNotFound(err) {
+			// Deleted: garbage collection removes what it owned.
+			forgetReplicas(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !m.DeletionTimestamp.IsZero() {
@@ -70,15 +109,152 @@ func (r *MemcachedReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		errs = append(errs, err)
 	}
 	obs.deployment = deployment
+	for _, phase := range []func(context.Context, *cachev1.Memcached) error{
+		r.reconcileServices,
+		r.reconcilePodDisruptionBudget,
+		r.reconcileServiceMonitor,
+	} {
+		if err := phase(ctx, m); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if obs.pods, err = r.listPods(ctx, m); err != nil {
 		errs = append(errs, err)
 	}
 	obs.reconcileErr = errors.Join(errs...)
 
-	if err := r.writeStatus(ctx, m, computeStatus(m, obs, metav1.Now())); err != nil {
+	status := computeStatus(m, obs, metav1.Now())
+	recordReplicas(req.NamespacedName, m.Spec.Size, status.ReadyReplicas)
+	if err := r.writeStatus(ctx, m, status); err != nil {
 		errs = append(errs, err)
 	}
 	return ctrl.Result{}, errors.Join(errs...)
+}
+
+// reconcileServices creates or restores m's ClusterIP and headless Services.
+func (r *MemcachedReconciler) reconcileServices(ctx context.Context, m *cachev1.Memcached) error {
+	var errs []error
+	for _, desired := range DesiredServices(m) {
+		errs = append(errs, ensureOwned(ctx, r, m, desired, &corev1.Service{}, ServiceUpToDate, mergeService))
+	}
+	return errors.Join(errs...)
+}
+
+// reconcilePodDisruptionBudget creates or restores m's PodDisruptionBudget,
+// or deletes it when m has become too small for one.
+func (r *MemcachedReconciler) reconcilePodDisruptionBudget(ctx context.Context, m *cachev1.Memcached) error {
+	desired := DesiredPodDisruptionBudget(m)
+	if desired == nil {
+		return r.deleteOwned(ctx, m, &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Namespace: m.Namespace, Name: PodDisruptionBudgetName(m)}})
+	}
+	return ensureOwned(ctx, r, m, desired, &policyv1.PodDisruptionBudget{}, PodDisruptionBudgetUpToDate, mergePodDisruptionBudget)
+}
+
+// reconcileServiceMonitor creates or restores m's ServiceMonitor while its
+// monitoring is on, and deletes it otherwise. Without the ServiceMonitor API
+// it does nothing: the exporter still serves metrics for other scrapers.
+func (r *MemcachedReconciler) reconcileServiceMonitor(ctx context.Context, m *cachev1.Memcached) error {
+	if !r.ServiceMonitors {
+		return nil
+	}
+	desired := DesiredServiceMonitor(m)
+	if desired == nil {
+		sm := newServiceMonitor()
+		sm.SetNamespace(m.Namespace)
+		sm.SetName(ServiceMonitorName(m))
+		return r.deleteOwned(ctx, m, sm)
+	}
+	return ensureOwned(ctx, r, m, desired, newServiceMonitor(), ServiceMonitorUpToDate, mergeServiceMonitor)
+}
+
+// ensureOwned creates desired, owned by m, when it does not exist, and
+// updates it to merge(desired, actual) when it differs from desired as
+// upToDate judges: in a steady state it only reads (from the cache). actual
+// is an empty object of desired's type to read into. An object of that name
+// that m does not control is reported and left alone.
+func ensureOwned[T client.Object](ctx context.Context, r *MemcachedReconciler, m *cachev1.Memcached,
+	desired, actual T, upToDate func(desired, actual T) bool, merge func(desired, actual T) T,
+) error {
+	log := ctrl.LoggerFrom(ctx)
+	kind := kindName(desired)
+	if err := controllerutil.SetControllerReference(m, desired, r.Scheme); err != nil {
+		return fmt.Errorf("setting owner of %s %s: %w", kind, desired.GetName(), err)
+	}
+	err := r.Client.Get(ctx, client.ObjectKeyFromObject(desired), actual)
+	switch {
+	case apierrors.IsNotFound(err):
+		if err := r.Client.Create(ctx, desired, client.FieldOwner(ManagerName)); err != nil {
+			if apierrors.IsAlreadyExists(err) {
+				// The cache only sees labelled objects: this one is someone else's.
+				r.event(m, corev1.EventTypeWarning, kind+"NotOwned", "Create",
+					"%s %s exists and is not managed by %s", kind, desired.GetName(), ManagerName)
+				return fmt.Errorf("%s %s exists and is not managed by %s", kind, desired.GetName(), ManagerName)
+			}
+			r.event(m, corev1.EventTypeWarning, EventReconcileFailed, "Create", "Failed to create %s %s: %v", kind, desired.GetName(), err)
+			return fmt.Errorf("creating %s %s: %w", kind, desired.GetName(), err)
+		}
+		log.Info("Created "+kind, "name", desired.GetName())
+		r.event(m, corev1.EventTypeNormal, kind+"Created", "Create", "Created %s %s", kind, desired.GetName())
+		return nil
+	case err != nil:
+		return fmt.Errorf("getting %s %s: %w", kind, desired.GetName(), err)
+	}
+
+	if !metav1.IsControlledBy(actual, m) {
+		r.event(m, corev1.EventTypeWarning, kind+"NotOwned", "Update",
+			"%s %s is not controlled by this Memcached", kind, actual.GetName())
+		return fmt.Errorf("%s %s is not controlled by memcached %s", kind, actual.GetName(), m.Name)
+	}
+	if upToDate(desired, actual) {
+		return nil
+	}
+	if err := r.Client.Update(ctx, merge(desired, actual), client.FieldOwner(ManagerName)); err != nil {
+		r.event(m, corev1.EventTypeWarning, EventReconcileFailed, "Update", "Failed to update %s %s: %v", kind, actual.GetName(), err)
+		return fmt.Errorf("updating %s %s: %w", kind, actual.GetName(), err)
+	}
+	log.Info("Updated "+kind, "name", actual.GetName())
+	r.event(m, corev1.EventTypeNormal, kind+"Updated", "Update", "Updated %s %s", kind, actual.GetName())
+	return nil
+}
+
+// deleteOwned deletes obj (named by its namespace and name) when it exists
+// and m controls it. One that m does not control is not m's to delete.
+func (r *MemcachedReconciler) deleteOwned(ctx context.Context, m *cachev1.Memcached, obj client.Object) error {
+	kind := kindName(obj)
+	err := r.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("getting %s %s: %w", kind, obj.GetName(), err)
+	case !metav1.IsControlledBy(obj, m):
+		return nil
+	}
+	uid := obj.GetUID()
+	if err := r.Client.Delete(ctx, obj, client.Preconditions{UID: &uid}); client.IgnoreNotFound(err) != nil {
+		r.event(m, corev1.EventTypeWarning, EventReconcileFailed, "Delete", "Failed to delete %s %s: %v", kind, obj.GetName(), err)
+		return fmt.Errorf("deleting %s %s: %w", kind, obj.GetName(), err)
+	}
+	ctrl.LoggerFrom(ctx).Info("Deleted "+kind, "name", obj.GetName())
+	r.event(m, corev1.EventTypeNormal, kind+"Deleted", "Delete", "Deleted %s %s", kind, obj.GetName())
+	return nil
+}
+
+// kindName is the kind of the operator's objects, for messages and event
+// reasons.
+func kindName(obj client.Object) string {
+	switch o := obj.(type) {
+	case *corev1.Service:
+		return "Service"
+	case *policyv1.PodDisruptionBudget:
+		return "PodDisruptionBudget"
+	case *appsv1.Deployment:
+		return "Deployment"
+	case *unstructured.Unstructured:
+		return o.GetKind()
+	default:
+		return fmt.Sprintf("%T", obj)
+	}
 }
 
 // reconcileDeployment creates m's Deployment or brings it back to what m
@@ -168,13 +344,20 @@ func (r *MemcachedReconciler) event(m *cachev1.Memcached, eventType, reason, act
 	}
 }
 
-// SetupWithManager watches Memcacheds, the Deployments they own, and their
-// pods, whose names and readiness status.nodes reports.
+// SetupWithManager watches Memcacheds, the objects they own, and their pods,
+// whose names, readiness and IPs status reports. ServiceMonitors are watched
+// only where the cluster serves them.
 func (r *MemcachedReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		// Our own status writes change no generation and need no reconcile.
 		For(&cachev1.Memcached{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Owns(&appsv1.Deployment{}).
+		Owns(&corev1.Service{}).
+		Owns(&policyv1.PodDisruptionBudget{})
+	if r.ServiceMonitors {
+		b = b.Owns(newServiceMonitor())
+	}
+	return b.
 		Watches(&corev1.Pod{},
 			handler.EnqueueRequestsFromMapFunc(podToMemcached),
 			builder.WithPredicates(podLifecycleChanged())).
@@ -195,7 +378,7 @@ func podToMemcached(_ context.Context, o client.Object) []ctrl.Request {
 }
 
 // podLifecycleChanged passes pod events that can change status: creation,
-// deletion, and updates of phase, readiness or deletion.
+// deletion, and updates of phase, readiness, IP or deletion.
 func podLifecycleChanged() predicate.Predicate {
 	return predicate.Funcs{
 		UpdateFunc: func(e event.UpdateEvent) bool {
@@ -206,6 +389,7 @@ func podLifecycleChanged() predicate.Predicate {
 			}
 			return oldPod.Status.Phase != newPod.Status.Phase ||
 				podReady(oldPod) != podReady(newPod) ||
+				oldPod.Status.PodIP != newPod.Status.PodIP ||
 				(oldPod.DeletionTimestamp == nil) != (newPod.DeletionTimestamp == nil)
 		},
 	}

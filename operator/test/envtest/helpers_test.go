@@ -398,9 +398,18 @@ type runningOperator struct {
 // controller's client records its calls in the returned callLog.
 func startOperator(t *testing.T, namespaces []string, operand controller.OperandOptions) *runningOperator {
 	t.Helper()
+	return startOperatorWith(t, namespaces, operand, false)
+}
+
+// startOperatorWith is startOperator on a cluster that serves the
+// ServiceMonitor API when serviceMonitors is true, as cmd/main.go discovers
+// it at start.
+func startOperatorWith(t *testing.T, namespaces []string, operand controller.OperandOptions, serviceMonitors bool) *runningOperator {
+	t.Helper()
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                 scheme,
-		Cache:                  scope.CacheOptions(namespaces, controller.ManagedSelector()),
+		Cache:                  scope.CacheOptions(namespaces, controller.ManagedSelector(), controller.CachedObjects(serviceMonitors)),
+		Client:                 client.Options{Cache: &client.CacheOptions{Unstructured: true}},
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		LeaderElection:         false,
@@ -417,6 +426,7 @@ func startOperator(t *testing.T, namespaces []string, operand controller.Operand
 		Scheme:                  mgr.GetScheme(),
 		Recorder:                mgr.GetEventRecorder(controller.ManagerName),
 		Operand:                 operand,
+		ServiceMonitors:         serviceMonitors,
 		MaxConcurrentReconciles: 4,
 	}).SetupWithManager(mgr); err != nil {
 		t.Fatalf("setting up the controller: %v", err)
