@@ -246,6 +246,8 @@ func kindName(obj client.Object) string {
 	switch o := obj.(type) {
 	case *corev1.Service:
 		return "Service"
+	case *corev1.Pod:
+		return "Pod"
 	case *policyv1.PodDisruptionBudget:
 		return "PodDisruptionBudget"
 	case *appsv1.Deployment:
