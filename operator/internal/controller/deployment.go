@@ -188,8 +188,8 @@ func memcachedArgs(spec cachev1.MemcachedSpec) []string {
 // derived from memoryMB (the items, plus room for connections and the hash
 // table), each replaced by spec.resources where it sets one. A derived
 // request never exceeds a limit the user set, nor a derived limit a request
-// the user set, and every limit has a request as the API server would
-// default it, so that what is stored equals what is built.
+// the user set, and every limit has a request: the one a pod would get by
+// default (the limit), written out so the template shows what pods run with.
 func memcachedResources(spec cachev1.MemcachedSpec) corev1.ResourceRequirements {
 	mem := memoryMB(spec)
 	requests := corev1.ResourceList{

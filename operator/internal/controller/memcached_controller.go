@@ -186,22 +186,22 @@ func ensureOwned[T client.Object](ctx context.Context, r *MemcachedReconciler, m
 		if err := r.Client.Create(ctx, desired, client.FieldOwner(ManagerName)); err != nil {
 			if apierrors.IsAlreadyExists(err) {
 				// The cache only sees labelled objects: this one is someone else's.
-				r.event(m, corev1.EventTypeWarning, kind+"NotOwned", "Create",
+				r.relatedEvent(m, nil, corev1.EventTypeWarning, kind+"NotOwned", "Create",
 					"%s %s exists and is not managed by %s", kind, desired.GetName(), ManagerName)
 				return fmt.Errorf("%s %s exists and is not managed by %s", kind, desired.GetName(), ManagerName)
 			}
-			r.event(m, corev1.EventTypeWarning, EventReconcileFailed, "Create", "Failed to create %s %s: %v", kind, desired.GetName(), err)
+			r.relatedEvent(m, nil, corev1.EventTypeWarning, EventReconcileFailed, "Create", "Failed to create %s %s: %v", kind, desired.GetName(), err)
 			return fmt.Errorf("creating %s %s: %w", kind, desired.GetName(), err)
 		}
 		log.Info("Created "+kind, "name", desired.GetName())
-		r.event(m, corev1.EventTypeNormal, kind+"Created", "Create", "Created %s %s", kind, desired.GetName())
+		r.relatedEvent(m, desired, corev1.EventTypeNormal, kind+"Created", "Create", "Created %s %s", kind, desired.GetName())
 		return nil
 	case err != nil:
 		return fmt.Errorf("getting %s %s: %w", kind, desired.GetName(), err)
 	}
 
 	if !metav1.IsControlledBy(actual, m) {
-		r.event(m, corev1.EventTypeWarning, kind+"NotOwned", "Update",
+		r.relatedEvent(m, actual, corev1.EventTypeWarning, kind+"NotOwned", "Update",
 			"%s %s is not controlled by this Memcached", kind, actual.GetName())
 		return fmt.Errorf("%s %s is not controlled by memcached %s", kind, actual.GetName(), m.Name)
 	}
@@ -209,11 +209,11 @@ func ensureOwned[T client.Object](ctx context.Context, r *MemcachedReconciler, m
 		return nil
 	}
 	if err := r.Client.Update(ctx, merge(desired, actual), client.FieldOwner(ManagerName)); err != nil {
-		r.event(m, corev1.EventTypeWarning, EventReconcileFailed, "Update", "Failed to update %s %s: %v", kind, actual.GetName(), err)
+		r.relatedEvent(m, actual, corev1.EventTypeWarning, EventReconcileFailed, "Update", "Failed to update %s %s: %v", kind, actual.GetName(), err)
 		return fmt.Errorf("updating %s %s: %w", kind, actual.GetName(), err)
 	}
 	log.Info("Updated "+kind, "name", actual.GetName())
-	r.event(m, corev1.EventTypeNormal, kind+"Updated", "Update", "Updated %s %s", kind, actual.GetName())
+	r.relatedEvent(m, actual, corev1.EventTypeNormal, kind+"Updated", "Update", "Updated %s %s", kind, actual.GetName())
 	return nil
 }
 
@@ -232,11 +232,11 @@ func (r *MemcachedReconciler) deleteOwned(ctx context.Context, m *cachev1.Memcac
 	}
 	uid := obj.GetUID()
 	if err := r.Client.Delete(ctx, obj, client.Preconditions{UID: &uid}); client.IgnoreNotFound(err) != nil {
-		r.event(m, corev1.EventTypeWarning, EventReconcileFailed, "Delete", "Failed to delete %s %s: %v", kind, obj.GetName(), err)
+		r.relatedEvent(m, obj, corev1.EventTypeWarning, EventReconcileFailed, "Delete", "Failed to delete %s %s: %v", kind, obj.GetName(), err)
 		return fmt.Errorf("deleting %s %s: %w", kind, obj.GetName(), err)
 	}
 	ctrl.LoggerFrom(ctx).Info("Deleted "+kind, "name", obj.GetName())
-	r.event(m, corev1.EventTypeNormal, kind+"Deleted", "Delete", "Deleted %s %s", kind, obj.GetName())
+	r.relatedEvent(m, obj, corev1.EventTypeNormal, kind+"Deleted", "Delete", "Deleted %s %s", kind, obj.GetName())
 	return nil
 }
 
@@ -341,8 +341,15 @@ func (r *MemcachedReconciler) writeStatus(ctx context.Context, m *cachev1.Memcac
 }
 
 func (r *MemcachedReconciler) event(m *cachev1.Memcached, eventType, reason, action, format string, args ...any) {
+	r.relatedEvent(m, nil, eventType, reason, action, format, args...)
+}
+
+// relatedEvent reports an event regarding m about related (nil when none):
+// events of the same reason about different objects, such as the two
+// Services, then stay apart instead of being counted as one series.
+func (r *MemcachedReconciler) relatedEvent(m *cachev1.Memcached, related runtime.Object, eventType, reason, action, format string, args ...any) {
 	if r.Recorder != nil {
-		r.Recorder.Eventf(m, nil, eventType, reason, action, format, args...)
+		r.Recorder.Eventf(m, related, eventType, reason, action, format, args...)
 	}
 }
 

@@ -138,7 +138,7 @@ func TestMemcachedResources(t *testing.T) {
 			wantLimits:   quantities("memory", "512Mi"),
 		},
 		{
-			name:         "a limit without a request gets the request the API server would default",
+			name:         "a limit without a request gets the request a pod would default to",
 			memoryMB:     64,
 			resources:    &corev1.ResourceRequirements{Limits: quantities("ephemeral-storage", "1Gi")},
 			wantRequests: quantities("cpu", "50m", "memory", "96Mi", "ephemeral-storage", "1Gi"),
