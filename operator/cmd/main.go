@@ -30,8 +30,12 @@ import (
 	"github.com/example-inc/memcached-operator/operator/internal/upgradeable"
 )
 
-// relatedImageEnv names the memcached image OLM lists in relatedImages.
-const relatedImageEnv = "RELATED_IMAGE_MEMCACHED"
+// relatedImageEnv and relatedExporterImageEnv name the memcached and
+// exporter images OLM lists in relatedImages.
+const (
+	relatedImageEnv         = "RELATED_IMAGE_MEMCACHED"
+	relatedExporterImageEnv = "RELATED_IMAGE_MEMCACHED_EXPORTER"
+)
 
 var (
 	scheme   = runtime.NewScheme()
@@ -97,9 +101,26 @@ func main() {
 		metricsOptions.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 
+	// What the cluster serves decides what the cache holds and the
+	// controller watches: ask once, before the manager starts.
+	discoveryClient := discovery.NewDiscoveryClientForConfigOrDie(restConfig)
+	openShift, err := platform.IsOpenShift(discoveryClient)
+	if err != nil {
+		setupLog.Error(err, "Unable to detect the platform")
+		os.Exit(1)
+	}
+	serviceMonitors, err := platform.HasServiceMonitors(discoveryClient)
+	if err != nil {
+		setupLog.Error(err, "Unable to detect the ServiceMonitor API")
+		os.Exit(1)
+	}
+
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
-		Scheme:                        scheme,
-		Cache:                         scope.CacheOptions(namespaces, controller.ManagedSelector()),
+		Scheme: scheme,
+		Cache:  scope.CacheOptions(namespaces, controller.ManagedSelector(), controller.CachedObjects(serviceMonitors)),
+		// ServiceMonitors are handled as unstructured objects: read them
+		// from the cache too.
+		Client:                        client.Options{Cache: &client.CacheOptions{Unstructured: true}},
 		Metrics:                       metricsOptions,
 		WebhookServer:                 webhook.NewServer(webhook.Options{TLSOpts: tlsOpts}),
 		HealthProbeBindAddress:        probeAddr,
@@ -114,13 +135,9 @@ func main() {
 	}
 
 	operand := controller.OperandOptions{
-		DefaultImage: os.Getenv(relatedImageEnv),
-		ProxyEnv:     proxy.ReadProxyVarsFromEnv(),
-	}
-	openShift, err := platform.IsOpenShift(discovery.NewDiscoveryClientForConfigOrDie(restConfig))
-	if err != nil {
-		setupLog.Error(err, "Unable to detect the platform")
-		os.Exit(1)
+		DefaultImage:         os.Getenv(relatedImageEnv),
+		DefaultExporterImage: os.Getenv(relatedExporterImageEnv),
+		ProxyEnv:             proxy.ReadProxyVarsFromEnv(),
 	}
 	if !openShift {
 		operand.RunAsUser = ptr.To(controller.MemcachedImageUID)
@@ -132,6 +149,7 @@ func main() {
 		Scheme:                  mgr.GetScheme(),
 		Recorder:                mgr.GetEventRecorder(controller.ManagerName),
 		Operand:                 operand,
+		ServiceMonitors:         serviceMonitors,
 		MaxConcurrentReconciles: maxConcurrentReconciles,
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "Unable to create controller", "controller", "Memcached")
@@ -152,7 +170,8 @@ func main() {
 		os.Exit(1)
 	}
 
-	setupLog.Info("Starting manager", "namespaces", namespaces, "openShift", openShift, "defaultImage", operand.DefaultImage)
+	setupLog.Info("Starting manager", "namespaces", namespaces, "openShift", openShift, "serviceMonitors", serviceMonitors,
+		"defaultImage", operand.DefaultImage, "defaultExporterImage", operand.DefaultExporterImage)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		setupLog.Error(err, "Problem running manager")
 		os.Exit(1)

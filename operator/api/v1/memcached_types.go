@@ -1,8 +1,15 @@
 package v1
 
 import (
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
+
+// memcached refuses to start with an item size above half its memory, or
+// not a multiple of its slab_chunk_max (512k by default):
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.maxItemSize) || int(self.maxItemSize.endsWith('m') || self.maxItemSize.endsWith('k') ? self.maxItemSize.substring(0, size(self.maxItemSize) - 1) : self.maxItemSize) * (self.maxItemSize.endsWith('m') ? 1048576 : self.maxItemSize.endsWith('k') ? 1024 : 1) * 2 <= (has(self.memoryMB) ? self.memoryMB : 64) * 1048576",message="maxItemSize must be at most half of memoryMB",fieldPath=".maxItemSize"
+// +kubebuilder:validation:XValidation:rule="!has(self.maxItemSize) || int(self.maxItemSize.endsWith('m') || self.maxItemSize.endsWith('k') ? self.maxItemSize.substring(0, size(self.maxItemSize) - 1) : self.maxItemSize) * (self.maxItemSize.endsWith('m') ? 1048576 : self.maxItemSize.endsWith('k') ? 1024 : 1) % 524288 == 0 || (has(self.extraArgs) && self.extraArgs.exists(a, a.contains('slab_chunk_max')))",message="maxItemSize must be a multiple of 512k (memcached's default slab_chunk_max) unless extraArgs sets -o slab_chunk_max",fieldPath=".maxItemSize"
 
 // MemcachedSpec is the desired state of a memcached cluster.
 type MemcachedSpec struct {
@@ -20,6 +27,132 @@ type MemcachedSpec struct {
 	// +kubebuilder:validation:Pattern=`^([a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]+)?/)?[a-z0-9]+([._-]+[a-z0-9]+)*(/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$`
 	// +optional
 	Image string `json:"image,omitempty"`
+
+	// MemoryMB is the memory memcached may use for items, in megabytes
+	// (memcached -m). The container's memory request is MemoryMB + 32 MiB and
+	// its limit MemoryMB + max(64 MiB, MemoryMB/4), for connections and the
+	// hash table, unless resources sets them.
+	// +kubebuilder:validation:Minimum=16
+	// +kubebuilder:validation:Maximum=65536
+	// +kubebuilder:default=64
+	// +optional
+	MemoryMB int32 `json:"memoryMB,omitempty"`
+
+	// MaxConnections is the most simultaneous connections each pod accepts
+	// (memcached -c). Unset: memcached's default, 1024.
+	// +kubebuilder:validation:Minimum=16
+	// +kubebuilder:validation:Maximum=1048576
+	// +optional
+	MaxConnections *int32 `json:"maxConnections,omitempty"`
+
+	// Threads is the number of worker threads of each pod (memcached -t).
+	// Unset: memcached's default, 4.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=64
+	// +optional
+	Threads *int32 `json:"threads,omitempty"`
+
+	// MaxItemSize is the largest item memcached stores (memcached -I), in
+	// bytes or with a k or m suffix: "512k", "1m", "2m". It must be between 1k
+	// and 128m and at most half of memoryMB. memcached also requires a
+	// multiple of 512k (its slab_chunk_max) unless extraArgs sets
+	// "-o slab_chunk_max=...". Unset: memcached's default, 1m.
+	// +kubebuilder:validation:MaxLength=10
+	// +kubebuilder:validation:Pattern=`^[1-9][0-9]{0,8}[km]?$`
+	// +kubebuilder:validation:XValidation:rule="int(self.endsWith('m') ? self.substring(0, size(self) - 1) : self.endsWith('k') ? self.substring(0, size(self) - 1) : self) * (self.endsWith('m') ? 1048576 : self.endsWith('k') ? 1024 : 1) >= 1024",message="maxItemSize must be at least 1k"
+	// +kubebuilder:validation:XValidation:rule="int(self.endsWith('m') ? self.substring(0, size(self) - 1) : self.endsWith('k') ? self.substring(0, size(self) - 1) : self) * (self.endsWith('m') ? 1048576 : self.endsWith('k') ? 1024 : 1) <= 134217728",message="maxItemSize must be at most 128m"
+	// +optional
+	MaxItemSize string `json:"maxItemSize,omitempty"`
+
+	// Verbosity is memcached's log level: 0 logs nothing but start-up
+	// errors, 1 (-v) errors and warnings, 2 (-vv) also every client command.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=2
+	// +optional
+	Verbosity *int32 `json:"verbosity,omitempty"`
+
+	// ExtraArgs are appended to memcached's command line, for settings the
+	// spec has no field for, such as ["-o", "lru_crawler,lru_maintainer"].
+	// Flags the operator sets from the spec (-m -c -t -I -p -U -l -v and their
+	// long forms) are refused: use the fields instead.
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=256
+	// +kubebuilder:validation:XValidation:rule="self.all(a, !a.matches('^-[mctIpUlv]') && !(a.startsWith('--') && size(a.split('=')[0]) > 2 && ['--memory-limit', '--conn-limit', '--threads', '--max-item-size', '--port', '--udp-port', '--listen', '--verbose'].exists(f, f.startsWith(a.split('=')[0]))))",message="extraArgs must not set a flag the operator manages: -m/--memory-limit (use memoryMB), -c/--conn-limit (maxConnections), -t/--threads (threads), -I/--max-item-size (maxItemSize), -v/--verbose (verbosity), -p/--port, -U/--udp-port, -l/--listen"
+	// +listType=atomic
+	// +optional
+	ExtraArgs []string `json:"extraArgs,omitempty"`
+
+	// Resources of the memcached container. Each request or limit set here
+	// replaces the operator's: cpu request 50m, memory request memoryMB +
+	// 32Mi, memory limit memoryMB + max(64Mi, memoryMB/4).
+	// +kubebuilder:validation:XValidation:rule="!has(self.claims) || size(self.claims) == 0",message="resources.claims is not supported"
+	// +optional
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// NodeSelector restricts the memcached pods to nodes with these labels.
+	// +optional
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+
+	// Tolerations of the memcached pods.
+	// +listType=atomic
+	// +optional
+	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+
+	// Affinity of the memcached pods. A podAntiAffinity set here replaces
+	// antiAffinityPreset.
+	// +optional
+	Affinity *corev1.Affinity `json:"affinity,omitempty"`
+
+	// TopologySpreadConstraints of the memcached pods. A constraint without
+	// a labelSelector selects this Memcached's pods.
+	// +listType=atomic
+	// +optional
+	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
+
+	// AntiAffinityPreset spreads the memcached pods across nodes
+	// (kubernetes.io/hostname), so that losing a node loses one pod's share
+	// of the cache: "soft" prefers distinct nodes, "hard" requires them
+	// (then size must not exceed the schedulable nodes, and a rollout needs
+	// one node more, since a new pod starts before an old one stops). Empty:
+	// no preset. Ignored when affinity.podAntiAffinity is set.
+	// +kubebuilder:validation:Enum="";soft;hard
+	// +optional
+	AntiAffinityPreset AntiAffinityPreset `json:"antiAffinityPreset,omitempty"`
+
+	// Monitoring adds a Prometheus exporter to every memcached pod and, where
+	// the Prometheus Operator is installed, a ServiceMonitor.
+	// +optional
+	Monitoring *MonitoringSpec `json:"monitoring,omitempty"`
+}
+
+// AntiAffinityPreset is a ready-made pod anti-affinity of memcached pods.
+type AntiAffinityPreset string
+
+const (
+	// AntiAffinityNone sets no anti-affinity.
+	AntiAffinityNone AntiAffinityPreset = ""
+	// AntiAffinitySoft prefers to run each memcached pod on its own node.
+	AntiAffinitySoft AntiAffinityPreset = "soft"
+	// AntiAffinityHard requires each memcached pod to run on its own node.
+	AntiAffinityHard AntiAffinityPreset = "hard"
+)
+
+// MonitoringSpec configures the metrics of a memcached cluster.
+type MonitoringSpec struct {
+	// Enabled adds a memcached exporter sidecar serving Prometheus metrics
+	// on port 9150 (named metrics, also on the Service) and, when the cluster
+	// serves monitoring.coreos.com/v1 ServiceMonitors at the operator's
+	// start, a ServiceMonitor scraping it.
+	// +optional
+	Enabled bool `json:"enabled,omitempty"`
+
+	// ExporterImage is the exporter's image. When empty the operator uses
+	// the image it was installed with (its RELATED_IMAGE_MEMCACHED_EXPORTER
+	// variable).
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:Pattern=`^([a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]+)?/)?[a-z0-9]+([._-]+[a-z0-9]+)*(/[a-z0-9]+([._-]+[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$`
+	// +optional
+	ExporterImage string `json:"exporterImage,omitempty"`
 }
 
 // MemcachedStatus is the observed state of a memcached cluster.
@@ -28,6 +161,13 @@ type MemcachedStatus struct {
 	// +listType=set
 	// +optional
 	Nodes []string `json:"nodes,omitempty"`
+
+	// Endpoints are the addresses (ip:11211) of the ready memcached pods,
+	// sorted: the server list of clients that hash keys over the pods
+	// themselves; the headless Service <name>-headless resolves to the same.
+	// +listType=atomic
+	// +optional
+	Endpoints []string `json:"endpoints,omitempty"`
 
 	// ReadyReplicas is the number of memcached pods that are ready.
 	// +optional

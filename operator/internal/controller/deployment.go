@@ -1,7 +1,9 @@
 package controller
 
 import (
+	"maps"
 	"slices"
+	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -18,6 +20,10 @@ const (
 	// DefaultMemcachedImage runs when neither spec.image nor the operator's
 	// RELATED_IMAGE_MEMCACHED variable names an image.
 	DefaultMemcachedImage = "docker.io/library/memcached:1.6.38-alpine"
+	// DefaultExporterImage is the metrics exporter when neither
+	// spec.monitoring.exporterImage nor the operator's
+	// RELATED_IMAGE_MEMCACHED_EXPORTER variable names an image.
+	DefaultExporterImage = "quay.io/prometheus/memcached-exporter:v0.15.3"
 
 	// MemcachedPort is memcached's standard port.
 	MemcachedPort = 11211
@@ -28,8 +34,22 @@ const (
 	// image, set as runAsUser where the platform assigns none.
 	MemcachedImageUID int64 = 11211
 
+	// ExporterPort is where the exporter sidecar serves metrics.
+	ExporterPort = 9150
+	// ExporterPortName names the exporter's container port and the
+	// Service port a ServiceMonitor scrapes.
+	ExporterPortName = "metrics"
+
+	// DefaultMemoryMB is memcached's item memory when spec.memoryMB is unset
+	// (the API server defaults it; objects built in Go may still lack it).
+	DefaultMemoryMB = 64
+
+	// HostnameTopologyKey is the node label antiAffinityPreset spreads over.
+	HostnameTopologyKey = "kubernetes.io/hostname"
+
 	memcachedContainerName = "memcached"
-	memcachedMemoryMB      = "64"
+	exporterContainerName  = "exporter"
+	mebibyte               = 1 << 20
 )
 
 // OperandOptions are the operator-wide settings that shape every operand,
@@ -37,6 +57,9 @@ const (
 type OperandOptions struct {
 	// DefaultImage is used when a Memcached has no spec.image.
 	DefaultImage string
+	// DefaultExporterImage is used when a Memcached's monitoring has no
+	// exporterImage.
+	DefaultExporterImage string
 	// ProxyEnv are the HTTP_PROXY, HTTPS_PROXY and NO_PROXY variables (both
 	// cases) of the operator, passed on to memcached so it runs behind the
 	// same cluster-wide proxy OLM configured for the operator.
@@ -56,6 +79,18 @@ func (o OperandOptions) image(m *cachev1.Memcached) string {
 		return o.DefaultImage
 	default:
 		return DefaultMemcachedImage
+	}
+}
+
+// exporterImage picks the metrics exporter image for m.
+func (o OperandOptions) exporterImage(m *cachev1.Memcached) string {
+	switch {
+	case m.Spec.Monitoring != nil && m.Spec.Monitoring.ExporterImage != "":
+		return m.Spec.Monitoring.ExporterImage
+	case o.DefaultExporterImage != "":
+		return o.DefaultExporterImage
+	default:
+		return DefaultExporterImage
 	}
 }
 
@@ -97,9 +132,153 @@ func desiredPodTemplate(m *cachev1.Memcached, opts OperandOptions) corev1.PodTem
 				RunAsUser:      opts.RunAsUser,
 				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 			},
-			Containers: []corev1.Container{memcachedContainer(m, opts)},
+			Containers:                containers(m, opts),
+			NodeSelector:              maps.Clone(m.Spec.NodeSelector),
+			Tolerations:               tolerations(m.Spec.Tolerations),
+			Affinity:                  affinity(m),
+			TopologySpreadConstraints: topologySpreadConstraints(m),
 		},
 	}
+}
+
+func containers(m *cachev1.Memcached, opts OperandOptions) []corev1.Container {
+	cs := []corev1.Container{memcachedContainer(m, opts)}
+	if monitoringEnabled(m) {
+		cs = append(cs, exporterContainer(m, opts))
+	}
+	return cs
+}
+
+func monitoringEnabled(m *cachev1.Memcached) bool {
+	return m.Spec.Monitoring != nil && m.Spec.Monitoring.Enabled
+}
+
+// memoryMB is the item memory m asks for, in megabytes.
+func memoryMB(spec cachev1.MemcachedSpec) int64 {
+	if spec.MemoryMB <= 0 {
+		return DefaultMemoryMB
+	}
+	return int64(spec.MemoryMB)
+}
+
+// memcachedArgs is memcached's command line. Settings left unset add no
+// flag, so memcached's own defaults apply and a Memcached that sets none
+// runs with the same arguments as before they existed.
+func memcachedArgs(spec cachev1.MemcachedSpec) []string {
+	args := []string{"-m", strconv.FormatInt(memoryMB(spec), 10), "-p", strconv.Itoa(MemcachedPort), "-o", "modern"}
+	if spec.MaxConnections != nil {
+		args = append(args, "-c", strconv.Itoa(int(*spec.MaxConnections)))
+	}
+	if spec.Threads != nil {
+		args = append(args, "-t", strconv.Itoa(int(*spec.Threads)))
+	}
+	if spec.MaxItemSize != "" {
+		args = append(args, "-I", spec.MaxItemSize)
+	}
+	switch v := ptr.Deref(spec.Verbosity, 0); {
+	case v == 1:
+		args = append(args, "-v")
+	case v >= 2:
+		args = append(args, "-vv")
+	}
+	return append(args, spec.ExtraArgs...)
+}
+
+// memcachedResources are the memcached container's requests and limits:
+// derived from memoryMB (the items, plus room for connections and the hash
+// table), each replaced by spec.resources where it sets one. A derived
+// request never exceeds a limit the user set, nor a derived limit a request
+// the user set, and every limit has a request: the one a pod would get by
+// default (the limit), written out so the template shows what pods run with.
+func memcachedResources(spec cachev1.MemcachedSpec) corev1.ResourceRequirements {
+	mem := memoryMB(spec)
+	requests := corev1.ResourceList{
+		corev1.ResourceCPU:    resource.MustParse("50m"),
+		corev1.ResourceMemory: *resource.NewQuantity((mem+32)*mebibyte, resource.BinarySI),
+	}
+	limits := corev1.ResourceList{
+		corev1.ResourceMemory: *resource.NewQuantity((mem+max(64, mem/4))*mebibyte, resource.BinarySI),
+	}
+	var userRequests, userLimits corev1.ResourceList
+	if spec.Resources != nil {
+		userRequests, userLimits = spec.Resources.Requests, spec.Resources.Limits
+	}
+	for name, q := range userRequests {
+		requests[name] = q.DeepCopy()
+	}
+	for name, q := range userLimits {
+		limits[name] = q.DeepCopy()
+	}
+	for name, limit := range limits {
+		request, ok := requests[name]
+		_, userRequest := userRequests[name]
+		_, userLimit := userLimits[name]
+		switch {
+		case !ok:
+			requests[name] = limit.DeepCopy()
+		case request.Cmp(limit) <= 0:
+		case !userRequest:
+			requests[name] = limit.DeepCopy()
+		case !userLimit:
+			limits[name] = request.DeepCopy()
+		}
+	}
+	return corev1.ResourceRequirements{Requests: requests, Limits: limits}
+}
+
+func tolerations(in []corev1.Toleration) []corev1.Toleration {
+	if in == nil {
+		return nil
+	}
+	out := make([]corev1.Toleration, len(in))
+	for i := range in {
+		in[i].DeepCopyInto(&out[i])
+	}
+	return out
+}
+
+// affinity is spec.affinity with antiAffinityPreset's pod anti-affinity
+// added, unless spec.affinity has a pod anti-affinity of its own.
+func affinity(m *cachev1.Memcached) *corev1.Affinity {
+	a := m.Spec.Affinity.DeepCopy()
+	preset := m.Spec.AntiAffinityPreset
+	if preset == cachev1.AntiAffinityNone || (a != nil && a.PodAntiAffinity != nil) {
+		return a
+	}
+	if a == nil {
+		a = &corev1.Affinity{}
+	}
+	term := corev1.PodAffinityTerm{
+		LabelSelector: &metav1.LabelSelector{MatchLabels: selectorLabels(m.Name)},
+		TopologyKey:   HostnameTopologyKey,
+	}
+	switch preset {
+	case cachev1.AntiAffinityHard:
+		a.PodAntiAffinity = &corev1.PodAntiAffinity{
+			RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{term},
+		}
+	default:
+		a.PodAntiAffinity = &corev1.PodAntiAffinity{
+			PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{Weight: 100, PodAffinityTerm: term}},
+		}
+	}
+	return a
+}
+
+// topologySpreadConstraints are spec's, a constraint without a label
+// selector selecting m's pods.
+func topologySpreadConstraints(m *cachev1.Memcached) []corev1.TopologySpreadConstraint {
+	if m.Spec.TopologySpreadConstraints == nil {
+		return nil
+	}
+	out := make([]corev1.TopologySpreadConstraint, len(m.Spec.TopologySpreadConstraints))
+	for i := range m.Spec.TopologySpreadConstraints {
+		m.Spec.TopologySpreadConstraints[i].DeepCopyInto(&out[i])
+		if out[i].LabelSelector == nil {
+			out[i].LabelSelector = &metav1.LabelSelector{MatchLabels: selectorLabels(m.Name)}
+		}
+	}
+	return out
 }
 
 func memcachedContainer(m *cachev1.Memcached, opts OperandOptions) corev1.Container {
@@ -108,24 +287,14 @@ func memcachedContainer(m *cachev1.Memcached, opts OperandOptions) corev1.Contai
 		Name:    memcachedContainerName,
 		Image:   opts.image(m),
 		Command: []string{"memcached"},
-		Args:    []string{"-m", memcachedMemoryMB, "-p", "11211", "-o", "modern"},
+		Args:    memcachedArgs(m.Spec),
 		Ports: []corev1.ContainerPort{{
 			Name:          MemcachedPortName,
 			ContainerPort: MemcachedPort,
 			Protocol:      corev1.ProtocolTCP,
 		}},
-		Env: slices.Clone(opts.ProxyEnv),
-		Resources: corev1.ResourceRequirements{
-			Requests: corev1.ResourceList{
-				corev1.ResourceCPU:    resource.MustParse("50m"),
-				corev1.ResourceMemory: resource.MustParse("96Mi"),
-			},
-			// -m 64 caps the item memory; connections and the hash table
-			// need the rest.
-			Limits: corev1.ResourceList{
-				corev1.ResourceMemory: resource.MustParse("128Mi"),
-			},
-		},
+		Env:       slices.Clone(opts.ProxyEnv),
+		Resources: memcachedResources(m.Spec),
 		LivenessProbe: &corev1.Probe{
 			ProbeHandler:        corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: port}},
 			InitialDelaySeconds: 10,
@@ -151,11 +320,63 @@ func memcachedContainer(m *cachev1.Memcached, opts OperandOptions) corev1.Contai
 	}
 }
 
+// exporterContainer serves memcached's statistics as Prometheus metrics. It
+// reaches memcached over the pod's loopback interface.
+func exporterContainer(m *cachev1.Memcached, opts OperandOptions) corev1.Container {
+	port := intstr.FromString(ExporterPortName)
+	return corev1.Container{
+		Name:  exporterContainerName,
+		Image: opts.exporterImage(m),
+		Args: []string{
+			"--memcached.address=localhost:" + strconv.Itoa(MemcachedPort),
+			"--web.listen-address=:" + strconv.Itoa(ExporterPort),
+		},
+		Ports: []corev1.ContainerPort{{
+			Name:          ExporterPortName,
+			ContainerPort: ExporterPort,
+			Protocol:      corev1.ProtocolTCP,
+		}},
+		Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{
+				corev1.ResourceCPU:    resource.MustParse("10m"),
+				corev1.ResourceMemory: resource.MustParse("32Mi"),
+			},
+			Limits: corev1.ResourceList{
+				corev1.ResourceMemory: resource.MustParse("64Mi"),
+			},
+		},
+		LivenessProbe: &corev1.Probe{
+			ProbeHandler:        corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: port}},
+			InitialDelaySeconds: 10,
+			PeriodSeconds:       10,
+			TimeoutSeconds:      1,
+			FailureThreshold:    3,
+			SuccessThreshold:    1,
+		},
+		ReadinessProbe: &corev1.Probe{
+			ProbeHandler:     corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: port}},
+			PeriodSeconds:    10,
+			TimeoutSeconds:   1,
+			FailureThreshold: 3,
+			SuccessThreshold: 1,
+		},
+		SecurityContext: &corev1.SecurityContext{
+			AllowPrivilegeEscalation: ptr.To(false),
+			ReadOnlyRootFilesystem:   ptr.To(true),
+			RunAsNonRoot:             ptr.To(true),
+			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		},
+		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+	}
+}
+
 // DeploymentUpToDate reports whether actual already runs what desired asks
 // for. The API server defaults many fields the builder leaves empty, so the
 // comparison ignores fields desired does not set, except that the number of
-// containers and of their env, args and ports must match: otherwise a removed
-// proxy variable or an added container would go unnoticed.
+// containers and of their env, args and ports must match, and that the
+// scheduling fields and resources, which come whole from the spec, must be
+// equal: otherwise a removed proxy variable, toleration or limit, or an added
+// container would go unnoticed.
 func DeploymentUpToDate(desired, actual *appsv1.Deployment) bool {
 	if !equality.Semantic.DeepEqual(desired.Spec.Replicas, actual.Spec.Replicas) {
 		return false
@@ -178,6 +399,16 @@ func DeploymentUpToDate(desired, actual *appsv1.Deployment) bool {
 			len(d.Command) != len(a.Command) || len(d.Ports) != len(a.Ports) {
 			return false
 		}
+		if !equality.Semantic.DeepEqual(d.Resources.Requests, a.Resources.Requests) ||
+			!equality.Semantic.DeepEqual(d.Resources.Limits, a.Resources.Limits) {
+			return false
+		}
+	}
+	if !equality.Semantic.DeepEqual(dt.Spec.NodeSelector, at.Spec.NodeSelector) ||
+		!equality.Semantic.DeepEqual(dt.Spec.Tolerations, at.Spec.Tolerations) ||
+		!equality.Semantic.DeepEqual(dt.Spec.Affinity, at.Spec.Affinity) ||
+		!equality.Semantic.DeepEqual(dt.Spec.TopologySpreadConstraints, at.Spec.TopologySpreadConstraints) {
+		return false
 	}
 	return equality.Semantic.DeepDerivative(dt, at)
 }

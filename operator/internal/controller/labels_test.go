@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -33,5 +34,22 @@ func TestPodToMemcached(t *testing.T) {
 				t.Errorf("got %v, want ns/%s", reqs, tt.want)
 			}
 		})
+	}
+}
+
+func TestCachedObjects(t *testing.T) {
+	kinds := func(serviceMonitors bool) []string {
+		var out []string
+		for _, o := range CachedObjects(serviceMonitors) {
+			out = append(out, kindName(o))
+		}
+		return out
+	}
+	want := []string{"Deployment", "Pod", "Service", "PodDisruptionBudget"}
+	if got := kinds(false); !slices.Equal(got, want) {
+		t.Errorf("without ServiceMonitors: %v, want %v", got, want)
+	}
+	if got := kinds(true); !slices.Equal(got, append(want, "ServiceMonitor")) {
+		t.Errorf("with ServiceMonitors: %v, want %v and ServiceMonitor", got, want)
 	}
 }

@@ -8,9 +8,11 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -33,13 +35,28 @@ const (
 	EventDeploymentUpdated  = "DeploymentUpdated"
 	EventReconcileFailed    = "ReconcileFailed"
 	EventDeploymentNotOwned = "DeploymentNotOwned"
+
+	EventServiceCreated  = "ServiceCreated"
+	EventServiceUpdated  = "ServiceUpdated"
+	EventServiceNotOwned = "ServiceNotOwned"
+
+	EventPodDisruptionBudgetCreated  = "PodDisruptionBudgetCreated"
+	EventPodDisruptionBudgetUpdated  = "PodDisruptionBudgetUpdated"
+	EventPodDisruptionBudgetDeleted  = "PodDisruptionBudgetDeleted"
+	EventPodDisruptionBudgetNotOwned = "PodDisruptionBudgetNotOwned"
+
+	EventServiceMonitorCreated  = "ServiceMonitorCreated"
+	EventServiceMonitorUpdated  = "ServiceMonitorUpdated"
+	EventServiceMonitorDeleted  = "ServiceMonitorDeleted"
+	EventServiceMonitorNotOwned = "ServiceMonitorNotOwned"
 )
 
 // errDeploymentNotOwned: a Deployment with the Memcached's name belongs to
 // someone else.
 var errDeploymentNotOwned = errors.New("the operator leaves it alone")
 
-// MemcachedReconciler runs each Memcached as a Deployment of memcached pods.
+// MemcachedReconciler runs each Memcached as a Deployment of memcached pods,
+// with its Services, PodDisruptionBudget and ServiceMonitor.
 type MemcachedReconciler struct {
 	Client client.Client
 	Scheme *runtime.Scheme
@@ -47,8 +64,23 @@ type MemcachedReconciler struct {
 	APIReader client.Reader
 	Recorder  recorder.EventRecorder
 	Operand   OperandOptions
+	// ServiceMonitors tells whether the cluster serves the Prometheus
+	// Operator's ServiceMonitor API (detected once at start): only then does
+	// the reconciler watch, create or delete ServiceMonitors.
+	ServiceMonitors bool
 	// MaxConcurrentReconciles is how many Memcacheds reconcile at once.
 	MaxConcurrentReconciles int
+}
+
+// CachedObjects are the kinds the reconciler reads and watches of which the
+// manager's cache needs only the operator's own, selected by
+// ManagedSelector: every kind it creates, and the pods.
+func CachedObjects(serviceMonitors bool) []client.Object {
+	objs := []client.Object{&appsv1.Deployment{}, &corev1.Pod{}, &corev1.Service{}, &policyv1.PodDisruptionBudget{}}
+	if serviceMonitors {
+		objs = append(objs, newServiceMonitor())
+	}
+	return objs
 }
 
 // +kubebuilder:rbac:groups=cache.example.com,resources=memcacheds,verbs=get;list;watch
@@ -56,14 +88,21 @@ type MemcachedReconciler struct {
 // +kubebuilder:rbac:groups=cache.example.com,resources=memcacheds/finalizers,verbs=update
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups=core,resources=pods,verbs=get;list;watch
+// +kubebuilder:rbac:groups=core,resources=services,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=monitoring.coreos.com,resources=servicemonitors,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile brings one Memcached's Deployment to its spec and writes what it
-// observed into status, once, at the end.
+// Reconcile brings one Memcached's Deployment, Services, PodDisruptionBudget
+// and ServiceMonitor to its spec and writes what it observed into status,
+// once, at the end.
 func (r *MemcachedReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	m := &cachev1.Memcached{}
 	if err := r.Client.Get(ctx, req.NamespacedName, m); err != nil {
-		// Deleted: garbage collection removes what it owned.
+		if apierrors.IsNotFound(err) {
+			// Deleted: garbage collection removes what it owned.
+			forgetReplicas(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !m.DeletionTimestamp.IsZero() {
@@ -77,15 +116,153 @@ func (r *MemcachedReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		errs = append(errs, err)
 	}
 	obs.deployment = deployment
+	for _, phase := range []func(context.Context, *cachev1.Memcached) error{
+		r.reconcileServices,
+		r.reconcilePodDisruptionBudget,
+		r.reconcileServiceMonitor,
+	} {
+		if err := phase(ctx, m); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if obs.pods, err = r.listPods(ctx, m); err != nil {
 		errs = append(errs, err)
 	}
 	obs.reconcileErr = errors.Join(errs...)
 
-	if err := r.writeStatus(ctx, m, computeStatus(m, obs, metav1.Now())); err != nil {
+	status := computeStatus(m, obs, metav1.Now())
+	recordReplicas(req.NamespacedName, m.Spec.Size, status.ReadyReplicas)
+	if err := r.writeStatus(ctx, m, status); err != nil {
 		errs = append(errs, err)
 	}
 	return ctrl.Result{}, errors.Join(errs...)
+}
+
+// reconcileServices creates or restores m's ClusterIP and headless Services.
+func (r *MemcachedReconciler) reconcileServices(ctx context.Context, m *cachev1.Memcached) error {
+	var errs []error
+	for _, desired := range DesiredServices(m) {
+		errs = append(errs, ensureOwned(ctx, r, m, desired, &corev1.Service{}, ServiceUpToDate, mergeService))
+	}
+	return errors.Join(errs...)
+}
+
+// reconcilePodDisruptionBudget creates or restores m's PodDisruptionBudget,
+// or deletes it when m has become too small for one.
+func (r *MemcachedReconciler) reconcilePodDisruptionBudget(ctx context.Context, m *cachev1.Memcached) error {
+	desired := DesiredPodDisruptionBudget(m)
+	if desired == nil {
+		return r.deleteOwned(ctx, m, &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Namespace: m.Namespace, Name: PodDisruptionBudgetName(m)}})
+	}
+	return ensureOwned(ctx, r, m, desired, &policyv1.PodDisruptionBudget{}, PodDisruptionBudgetUpToDate, mergePodDisruptionBudget)
+}
+
+// reconcileServiceMonitor creates or restores m's ServiceMonitor while its
+// monitoring is on, and deletes it otherwise. Without the ServiceMonitor API
+// it does nothing: the exporter still serves metrics for other scrapers.
+func (r *MemcachedReconciler) reconcileServiceMonitor(ctx context.Context, m *cachev1.Memcached) error {
+	if !r.ServiceMonitors {
+		return nil
+	}
+	desired := DesiredServiceMonitor(m)
+	if desired == nil {
+		sm := newServiceMonitor()
+		sm.SetNamespace(m.Namespace)
+		sm.SetName(ServiceMonitorName(m))
+		return r.deleteOwned(ctx, m, sm)
+	}
+	return ensureOwned(ctx, r, m, desired, newServiceMonitor(), ServiceMonitorUpToDate, mergeServiceMonitor)
+}
+
+// ensureOwned creates desired, owned by m, when it does not exist, and
+// updates it to merge(desired, actual) when it differs from desired as
+// upToDate judges: in a steady state it only reads (from the cache). actual
+// is an empty object of desired's type to read into. An object of that name
+// that m does not control is reported and left alone.
+func ensureOwned[T client.Object](ctx context.Context, r *MemcachedReconciler, m *cachev1.Memcached,
+	desired, actual T, upToDate func(desired, actual T) bool, merge func(desired, actual T) T,
+) error {
+	log := ctrl.LoggerFrom(ctx)
+	kind := kindName(desired)
+	if err := controllerutil.SetControllerReference(m, desired, r.Scheme); err != nil {
+		return fmt.Errorf("setting owner of %s %s: %w", kind, desired.GetName(), err)
+	}
+	err := r.getOwned(ctx, client.ObjectKeyFromObject(desired), actual)
+	switch {
+	case apierrors.IsNotFound(err):
+		if err := r.Client.Create(ctx, desired, client.FieldOwner(ManagerName)); err != nil {
+			r.relatedEvent(m, nil, corev1.EventTypeWarning, EventReconcileFailed, "Create", "Failed to create %s %s: %v", kind, desired.GetName(), err)
+			return fmt.Errorf("creating %s %s: %w", kind, desired.GetName(), err)
+		}
+		log.Info("Created "+kind, "name", desired.GetName())
+		r.relatedEvent(m, desired, corev1.EventTypeNormal, kind+"Created", "Create", "Created %s %s", kind, desired.GetName())
+		return nil
+	case err != nil:
+		return fmt.Errorf("getting %s %s: %w", kind, desired.GetName(), err)
+	}
+
+	if !metav1.IsControlledBy(actual, m) {
+		r.relatedEvent(m, actual, corev1.EventTypeWarning, kind+"NotOwned", "Update",
+			"%s %s is not controlled by this Memcached", kind, actual.GetName())
+		return fmt.Errorf("%s %s is not controlled by memcached %s", kind, actual.GetName(), m.Name)
+	}
+	if upToDate(desired, actual) {
+		return nil
+	}
+	// A merge patch carries no resourceVersion, so status writes by other
+	// controllers (the disruption controller's, for PDBs) cannot conflict.
+	if err := r.Client.Patch(ctx, merge(desired, actual), client.MergeFrom(actual), client.FieldOwner(ManagerName)); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil // deleted meanwhile: its deletion event brings us back
+		}
+		r.relatedEvent(m, actual, corev1.EventTypeWarning, EventReconcileFailed, "Update", "Failed to update %s %s: %v", kind, actual.GetName(), err)
+		return fmt.Errorf("updating %s %s: %w", kind, actual.GetName(), err)
+	}
+	log.Info("Updated "+kind, "name", actual.GetName())
+	r.relatedEvent(m, actual, corev1.EventTypeNormal, kind+"Updated", "Update", "Updated %s %s", kind, actual.GetName())
+	return nil
+}
+
+// deleteOwned deletes obj (named by its namespace and name) when it exists
+// and m controls it. One that m does not control is not m's to delete.
+func (r *MemcachedReconciler) deleteOwned(ctx context.Context, m *cachev1.Memcached, obj client.Object) error {
+	kind := kindName(obj)
+	err := r.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("getting %s %s: %w", kind, obj.GetName(), err)
+	case !metav1.IsControlledBy(obj, m):
+		return nil
+	}
+	uid := obj.GetUID()
+	if err := r.Client.Delete(ctx, obj, client.Preconditions{UID: &uid}); client.IgnoreNotFound(err) != nil {
+		r.relatedEvent(m, obj, corev1.EventTypeWarning, EventReconcileFailed, "Delete", "Failed to delete %s %s: %v", kind, obj.GetName(), err)
+		return fmt.Errorf("deleting %s %s: %w", kind, obj.GetName(), err)
+	}
+	ctrl.LoggerFrom(ctx).Info("Deleted "+kind, "name", obj.GetName())
+	r.relatedEvent(m, obj, corev1.EventTypeNormal, kind+"Deleted", "Delete", "Deleted %s %s", kind, obj.GetName())
+	return nil
+}
+
+// kindName is the kind of the operator's objects, for messages and event
+// reasons.
+func kindName(obj client.Object) string {
+	switch o := obj.(type) {
+	case *corev1.Service:
+		return "Service"
+	case *corev1.Pod:
+		return "Pod"
+	case *policyv1.PodDisruptionBudget:
+		return "PodDisruptionBudget"
+	case *appsv1.Deployment:
+		return "Deployment"
+	case *unstructured.Unstructured:
+		return o.GetKind()
+	default:
+		return fmt.Sprintf("%T", obj)
+	}
 }
 
 // reconcileDeployment creates m's Deployment or brings it back to what m
@@ -98,7 +275,7 @@ func (r *MemcachedReconciler) reconcileDeployment(ctx context.Context, m *cachev
 	}
 
 	actual := &appsv1.Deployment{}
-	err := r.getDeployment(ctx, client.ObjectKeyFromObject(desired), actual)
+	err := r.getOwned(ctx, client.ObjectKeyFromObject(desired), actual)
 	switch {
 	case apierrors.IsNotFound(err):
 		if err := r.Client.Create(ctx, desired, client.FieldOwner(ManagerName)); err != nil {
@@ -146,14 +323,14 @@ func (r *MemcachedReconciler) reconcileDeployment(ctx context.Context, m *cachev
 	return updated, nil
 }
 
-// getDeployment reads from the cache, which holds only Deployments labelled
-// as the operator's. One whose label was removed is invisible there, so a miss
-// is confirmed against the API server: the operator then finds its own
-// Deployment, and restores the label, instead of failing to create it again.
-func (r *MemcachedReconciler) getDeployment(ctx context.Context, key client.ObjectKey, d *appsv1.Deployment) error {
-	err := r.Client.Get(ctx, key, d)
+// getOwned reads from the cache, which holds only objects labelled as the
+// operator's. One whose label was removed is invisible there, so a miss is
+// confirmed against the API server: the operator then finds its own object,
+// and restores the label, instead of failing to create it again.
+func (r *MemcachedReconciler) getOwned(ctx context.Context, key client.ObjectKey, obj client.Object) error {
+	err := r.Client.Get(ctx, key, obj)
 	if apierrors.IsNotFound(err) && r.APIReader != nil {
-		return r.APIReader.Get(ctx, key, d)
+		return r.APIReader.Get(ctx, key, obj)
 	}
 	return err
 }
@@ -184,18 +361,32 @@ func (r *MemcachedReconciler) writeStatus(ctx context.Context, m *cachev1.Memcac
 }
 
 func (r *MemcachedReconciler) event(m *cachev1.Memcached, eventType, reason, action, format string, args ...any) {
+	r.relatedEvent(m, nil, eventType, reason, action, format, args...)
+}
+
+// relatedEvent reports an event regarding m about related (nil when none):
+// events of the same reason about different objects, such as the two
+// Services, then stay apart instead of being counted as one series.
+func (r *MemcachedReconciler) relatedEvent(m *cachev1.Memcached, related runtime.Object, eventType, reason, action, format string, args ...any) {
 	if r.Recorder != nil {
-		r.Recorder.Eventf(m, nil, eventType, reason, action, format, args...)
+		r.Recorder.Eventf(m, related, eventType, reason, action, format, args...)
 	}
 }
 
-// SetupWithManager watches Memcacheds, the Deployments they own, and their
-// pods, whose names and readiness status.nodes reports.
+// SetupWithManager watches Memcacheds, the objects they own, and their pods,
+// whose names, readiness and IPs status reports. ServiceMonitors are watched
+// only where the cluster serves them.
 func (r *MemcachedReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		// Our own status writes change no generation and need no reconcile.
 		For(&cachev1.Memcached{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Owns(&appsv1.Deployment{}).
+		Owns(&corev1.Service{}).
+		Owns(&policyv1.PodDisruptionBudget{})
+	if r.ServiceMonitors {
+		b = b.Owns(newServiceMonitor())
+	}
+	return b.
 		Watches(&corev1.Pod{},
 			handler.EnqueueRequestsFromMapFunc(podToMemcached),
 			builder.WithPredicates(podLifecycleChanged())).
@@ -216,7 +407,7 @@ func podToMemcached(_ context.Context, o client.Object) []ctrl.Request {
 }
 
 // podLifecycleChanged passes pod events that can change status: creation,
-// deletion, and updates of phase, readiness, labels or deletion.
+// deletion, and updates of phase, readiness, IP, labels or deletion.
 func podLifecycleChanged() predicate.Predicate {
 	return predicate.Funcs{
 		UpdateFunc: func(e event.UpdateEvent) bool {
@@ -228,6 +419,7 @@ func podLifecycleChanged() predicate.Predicate {
 			return oldPod.Status.Phase != newPod.Status.Phase ||
 				!maps.Equal(oldPod.Labels, newPod.Labels) ||
 				podReady(oldPod) != podReady(newPod) ||
+				oldPod.Status.PodIP != newPod.Status.PodIP ||
 				(oldPod.DeletionTimestamp == nil) != (newPod.DeletionTimestamp == nil)
 		},
 	}

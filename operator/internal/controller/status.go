@@ -3,7 +3,9 @@ package controller
 import (
 	"errors"
 	"fmt"
+	"net"
 	"slices"
+	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -30,6 +32,7 @@ func computeStatus(m *cachev1.Memcached, obs observed, now metav1.Time) cachev1.
 	status := *m.Status.DeepCopy()
 	status.ObservedGeneration = m.Generation
 	status.Nodes = podNames(obs.pods)
+	status.Endpoints = podEndpoints(obs.pods)
 	status.ReadyReplicas = 0
 	if obs.deployment != nil {
 		status.ReadyReplicas = obs.deployment.Status.ReadyReplicas
@@ -60,6 +63,21 @@ func podNames(pods []corev1.Pod) []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// podEndpoints are the sorted memcached addresses (ip:11211, [ip]:11211 for
+// IPv6) of the pods that serve: ready, with an IP, and not terminating.
+func podEndpoints(pods []corev1.Pod) []string {
+	var endpoints []string
+	for i := range pods {
+		p := &pods[i]
+		if p.DeletionTimestamp != nil || p.Status.PodIP == "" || p.Status.Phase != corev1.PodRunning || !podReady(p) {
+			continue
+		}
+		endpoints = append(endpoints, net.JoinHostPort(p.Status.PodIP, strconv.Itoa(MemcachedPort)))
+	}
+	slices.Sort(endpoints)
+	return endpoints
 }
 
 func availableCondition(m *cachev1.Memcached, obs observed) metav1.Condition {

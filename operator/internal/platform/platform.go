@@ -3,6 +3,7 @@ package platform
 import (
 	"fmt"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/discovery"
 )
 
@@ -18,6 +19,31 @@ func IsOpenShift(d discovery.ServerGroupsInterface) (bool, error) {
 	}
 	for _, g := range groups.Groups {
 		if g.Name == openShiftSecurityGroup {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// serviceMonitorGroupVersion and serviceMonitorResource name the Prometheus
+// Operator's ServiceMonitor API.
+const (
+	serviceMonitorGroupVersion = "monitoring.coreos.com/v1"
+	serviceMonitorResource     = "servicemonitors"
+)
+
+// HasServiceMonitors reports whether the cluster serves the Prometheus
+// Operator's ServiceMonitor API (monitoring.coreos.com/v1 servicemonitors).
+func HasServiceMonitors(d discovery.ServerResourcesInterface) (bool, error) {
+	resources, err := d.ServerResourcesForGroupVersion(serviceMonitorGroupVersion)
+	switch {
+	case apierrors.IsNotFound(err):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("discovering %s: %w", serviceMonitorGroupVersion, err)
+	}
+	for _, r := range resources.APIResources {
+		if r.Name == serviceMonitorResource {
 			return true, nil
 		}
 	}

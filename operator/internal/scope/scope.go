@@ -5,8 +5,6 @@ import (
 	"slices"
 	"strings"
 
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -41,14 +39,14 @@ func ParseNamespaces(value string) ([]string, error) {
 }
 
 // CacheOptions restricts the cache to namespaces (all when empty) and, for
-// Deployments and Pods, to the objects that carry managed: the operator's
-// memory then grows with what it owns, not with the size of the cluster.
-func CacheOptions(namespaces []string, managed labels.Selector) cache.Options {
-	opts := cache.Options{
-		ByObject: map[client.Object]cache.ByObject{
-			&appsv1.Deployment{}: {Label: managed},
-			&corev1.Pod{}:        {Label: managed},
-		},
+// each kind of selected (the operator's Deployments, Pods, Services,
+// PodDisruptionBudgets, ServiceMonitors: see controller.CachedObjects), to
+// the objects that carry managed: the operator's memory then grows with what
+// it owns, not with the size of the cluster.
+func CacheOptions(namespaces []string, managed labels.Selector, selected []client.Object) cache.Options {
+	opts := cache.Options{ByObject: make(map[client.Object]cache.ByObject, len(selected))}
+	for _, obj := range selected {
+		opts.ByObject[obj] = cache.ByObject{Label: managed}
 	}
 	if len(namespaces) > 0 {
 		opts.DefaultNamespaces = make(map[string]cache.Config, len(namespaces))

@@ -5,7 +5,13 @@ import (
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 func TestParseNamespaces(t *testing.T) {
@@ -50,19 +56,31 @@ func TestParseNamespacesReportsEveryBadName(t *testing.T) {
 
 func TestCacheOptions(t *testing.T) {
 	sel := labels.SelectorFromSet(labels.Set{"app.kubernetes.io/managed-by": "memcached-operator"})
-	if opts := CacheOptions(nil, sel); opts.DefaultNamespaces != nil {
+	serviceMonitor := &unstructured.Unstructured{}
+	serviceMonitor.SetGroupVersionKind(schema.GroupVersionKind{Group: "monitoring.coreos.com", Version: "v1", Kind: "ServiceMonitor"})
+	selected := []client.Object{&appsv1.Deployment{}, &corev1.Pod{}, &corev1.Service{}, &policyv1.PodDisruptionBudget{}, serviceMonitor}
+
+	if opts := CacheOptions(nil, sel, selected); opts.DefaultNamespaces != nil {
 		t.Errorf("all namespaces: DefaultNamespaces = %v, want nil", opts.DefaultNamespaces)
 	}
-	opts := CacheOptions([]string{"a", "b"}, sel)
+	opts := CacheOptions([]string{"a", "b"}, sel, selected)
 	if len(opts.DefaultNamespaces) != 2 {
 		t.Errorf("DefaultNamespaces = %v, want a and b", opts.DefaultNamespaces)
 	}
-	if len(opts.ByObject) != 2 {
-		t.Fatalf("ByObject has %d entries, want Deployments and Pods", len(opts.ByObject))
+	if len(opts.ByObject) != len(selected) {
+		t.Fatalf("ByObject has %d entries, want one per selected kind (%d)", len(opts.ByObject), len(selected))
 	}
-	for obj, by := range opts.ByObject {
+	for _, obj := range selected {
+		by, ok := opts.ByObject[obj]
+		if !ok {
+			t.Errorf("%T not selected", obj)
+			continue
+		}
 		if by.Label.String() != sel.String() {
 			t.Errorf("%T selected by %q, want %q", obj, by.Label, sel)
 		}
+	}
+	if opts := CacheOptions(nil, sel, nil); len(opts.ByObject) != 0 {
+		t.Errorf("nothing selected: ByObject = %v, want empty", opts.ByObject)
 	}
 }

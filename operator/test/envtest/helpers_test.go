@@ -15,6 +15,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
@@ -388,9 +389,18 @@ type runningOperator struct {
 // controller's client records its calls in the returned callLog.
 func startOperator(t *testing.T, namespaces []string, operand controller.OperandOptions) *runningOperator {
 	t.Helper()
+	return startOperatorWith(t, namespaces, operand, false)
+}
+
+// startOperatorWith is startOperator on a cluster that serves the
+// ServiceMonitor API when serviceMonitors is true, as cmd/main.go discovers
+// it at start.
+func startOperatorWith(t *testing.T, namespaces []string, operand controller.OperandOptions, serviceMonitors bool) *runningOperator {
+	t.Helper()
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                 scheme,
-		Cache:                  scope.CacheOptions(namespaces, controller.ManagedSelector()),
+		Cache:                  scope.CacheOptions(namespaces, controller.ManagedSelector(), controller.CachedObjects(serviceMonitors)),
+		Client:                 client.Options{Cache: &client.CacheOptions{Unstructured: true}},
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		LeaderElection:         false,
@@ -408,6 +418,7 @@ func startOperator(t *testing.T, namespaces []string, operand controller.Operand
 		Scheme:                  mgr.GetScheme(),
 		Recorder:                mgr.GetEventRecorder(controller.ManagerName),
 		Operand:                 operand,
+		ServiceMonitors:         serviceMonitors,
 		MaxConcurrentReconciles: 4,
 	}).SetupWithManager(mgr); err != nil {
 		t.Fatalf("setting up the controller: %v", err)
@@ -579,4 +590,72 @@ type noWatch struct{ client.Client }
 
 func (noWatch) Watch(context.Context, client.ObjectList, ...client.ListOption) (watch.Interface, error) {
 	return nil, errors.New("watch through the controller's client is not supported")
+}
+
+// ---------------------------------------------------------------------------
+// Any kind of object
+
+// waitForObject polls the object key (a fresh one from newObj each time)
+// until check accepts it, and returns it. A missing object is not accepted.
+func waitForObject[T client.Object](t *testing.T, key types.NamespacedName, newObj func() T, what string, check func(T) error) T {
+	t.Helper()
+	var found T
+	eventually(t, fmt.Sprintf("%s %s: %s", kindOf(newObj()), key, what), func() error {
+		got := newObj()
+		if err := k8sClient.Get(t.Context(), key, got); err != nil {
+			return err
+		}
+		if check != nil {
+			if err := check(got); err != nil {
+				return err
+			}
+		}
+		found = got
+		return nil
+	})
+	return found
+}
+
+// waitForGone polls until the object key of obj's kind does not exist.
+func waitForGone(t *testing.T, key types.NamespacedName, obj client.Object, what string) {
+	t.Helper()
+	eventually(t, fmt.Sprintf("%s %s: %s", kindOf(obj), key, what), func() error {
+		err := k8sClient.Get(t.Context(), key, obj)
+		switch {
+		case apierrors.IsNotFound(err):
+			return nil
+		case err != nil:
+			return err
+		}
+		return fmt.Errorf("still exists (uid %s)", obj.GetUID())
+	})
+}
+
+// setPodServing writes a pod's status as a kubelet would once it got an IP:
+// running, with the Ready condition as given.
+func setPodServing(t *testing.T, key types.NamespacedName, ip string, ready bool) *corev1.Pod {
+	t.Helper()
+	pod := &corev1.Pod{}
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := k8sClient.Get(t.Context(), key, pod); err != nil {
+			return err
+		}
+		readyStatus := corev1.ConditionFalse
+		if ready {
+			readyStatus = corev1.ConditionTrue
+		}
+		pod.Status.Phase = corev1.PodRunning
+		pod.Status.PodIP = ip
+		pod.Status.PodIPs = []corev1.PodIP{{IP: ip}}
+		pod.Status.Conditions = []corev1.PodCondition{{
+			Type:               corev1.PodReady,
+			Status:             readyStatus,
+			LastTransitionTime: metav1.Now(),
+		}}
+		return k8sClient.Status().Update(t.Context(), pod)
+	})
+	if err != nil {
+		t.Fatalf("setting the status of pod %s: %v", key, err)
+	}
+	return pod
 }
