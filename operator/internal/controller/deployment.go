@@ -403,6 +403,14 @@ func DeploymentUpToDate(desired, actual *appsv1.Deployment) bool {
 			!equality.Semantic.DeepEqual(d.Resources.Limits, a.Resources.Limits) {
 			return false
 		}
+		// Compared whole: a field added by hand (runAsUser: 0, privileged)
+		// weakens the pod and must not survive as "not set by us".
+		if !equality.Semantic.DeepEqual(d.SecurityContext, a.SecurityContext) {
+			return false
+		}
+	}
+	if !equality.Semantic.DeepEqual(dt.Spec.SecurityContext, at.Spec.SecurityContext) {
+		return false
 	}
 	if !equality.Semantic.DeepEqual(dt.Spec.NodeSelector, at.Spec.NodeSelector) ||
 		!equality.Semantic.DeepEqual(dt.Spec.Tolerations, at.Spec.Tolerations) ||

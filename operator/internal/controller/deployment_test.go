@@ -178,6 +178,12 @@ func TestDeploymentUpToDate(t *testing.T) {
 		{"privilege escalation allowed", func(d *appsv1.Deployment) {
 			d.Spec.Template.Spec.Containers[0].SecurityContext.AllowPrivilegeEscalation = ptr.To(true)
 		}, false},
+		{"container made to run as root by hand", func(d *appsv1.Deployment) {
+			d.Spec.Template.Spec.Containers[0].SecurityContext.RunAsUser = ptr.To[int64](0)
+		}, false},
+		{"pod made privileged-capable by hand", func(d *appsv1.Deployment) {
+			d.Spec.Template.Spec.SecurityContext.RunAsNonRoot = nil
+		}, false},
 		{"managed-by label removed", func(d *appsv1.Deployment) { delete(d.Labels, ManagedByLabel) }, false},
 		{"strategy changed", func(d *appsv1.Deployment) {
 			d.Spec.Strategy.RollingUpdate.MaxUnavailable = nil
