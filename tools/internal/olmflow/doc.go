@@ -8,4 +8,7 @@
 // OLM creates never runs the manager; the flow runs the manager binary itself
 // as the ServiceAccount OLM created for the CSV, with a token from the
 // TokenRequest API. That proves the CSV's RBAC is enough for the operator.
+// Each version runs its own code: the newest is built from the working tree,
+// the older one from the commit that recorded its release in releases/ (so a
+// full git clone is needed).
 package olmflow

@@ -67,7 +67,9 @@ type flow struct {
 	kube     kubernetes.Interface
 	dyn      dynamic.Interface
 	admin    *rest.Config
-	manager  string
+	// managers are the manager binaries by version: the newest built from
+	// the working tree, older ones from the commits that released them.
+	managers map[string]string
 	operator *operatorprocess.Operator
 	stops    []func()
 
@@ -148,8 +150,14 @@ func (f *flow) start(ctx context.Context) error {
 	}
 	f.stops = append(f.stops, func() { _ = o.Stop() })
 	f.olm = o
-	f.manager = filepath.Join(f.cfg.WorkDir, "manager")
-	return operatorprocess.Build(ctx, f.cfg.RepoRoot, f.manager)
+	f.managers = map[string]string{
+		f.oldVersion: filepath.Join(f.cfg.WorkDir, "manager-"+f.oldVersion),
+		f.newVersion: filepath.Join(f.cfg.WorkDir, "manager-"+f.newVersion),
+	}
+	if err := operatorprocess.BuildRelease(ctx, f.cfg.RepoRoot, f.oldVersion, f.managers[f.oldVersion]); err != nil {
+		return err
+	}
+	return operatorprocess.Build(ctx, f.cfg.RepoRoot, f.managers[f.newVersion])
 }
 
 func (f *flow) steps(ctx context.Context) error {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/blang/semver/v4"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -142,7 +143,7 @@ func (f *flow) runOperator(ctx context.Context, version string) error {
 	}
 	watch := d.Spec.Template.Annotations["olm.targetNamespaces"]
 	op, err := operatorprocess.Start(ctx, operatorprocess.Options{
-		Binary:         f.manager,
+		Binary:         f.managers[version],
 		Kubeconfig:     kubeconfig,
 		WatchNamespace: watch,
 		Env:            env,
@@ -467,7 +468,38 @@ func (f *flow) checkOperandKept(ctx context.Context, before *operand) error {
 		return errors.New("after the upgrade: " + strings.Join(problems, "; "))
 	}
 	f.note(fmt.Sprintf("Memcached %s and Deployment unchanged; all %d original pods still running", before.name, len(before.podUIDs)))
-	return nil
+	return f.checkNewVersionObjects(ctx, before.name)
+}
+
+// checkNewVersionObjects waits for what only the newest version creates
+// (0.2.0 added the Services and the PodDisruptionBudget), created with the
+// permissions of its own CSV. Versions without them have nothing to check.
+func (f *flow) checkNewVersionObjects(ctx context.Context, name string) error {
+	if semver.MustParse(f.newVersion).LT(semver.MustParse("0.2.0")) {
+		return nil
+	}
+	last := "not yet"
+	err := f.poll(ctx, "the Services and PodDisruptionBudget of "+name, &last, func(ctx context.Context) (bool, error) {
+		var missing []string
+		for _, svc := range []string{name, name + "-headless"} {
+			if _, err := f.kube.CoreV1().Services(f.memcachedNS).Get(ctx, svc, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+				missing = append(missing, "Service "+svc)
+			} else if err != nil {
+				return false, err
+			}
+		}
+		if _, err := f.kube.PolicyV1().PodDisruptionBudgets(f.memcachedNS).Get(ctx, name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+			missing = append(missing, "PodDisruptionBudget "+name)
+		} else if err != nil {
+			return false, err
+		}
+		last = "missing " + strings.Join(missing, ", ")
+		return len(missing) == 0, nil
+	})
+	if err == nil {
+		f.note(fmt.Sprintf("v%s created Services %s and %s-headless and PodDisruptionBudget %s with its CSV's permissions", f.newVersion, name, name, name))
+	}
+	return err
 }
 
 // condition finds a condition of type t in the list at fields.

@@ -209,3 +209,35 @@ func freePort() (int, error) {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
+
+// BuildRelease compiles the manager of an earlier release: the operator
+// module as it was in the commit that recorded releases/<version> in
+// repoRoot's git history. Upgrade tests run that binary before the upgrade,
+// with the permissions its own CSV granted.
+func BuildRelease(ctx context.Context, repoRoot, version, out string) error {
+	path := "releases/" + version
+	logCmd := exec.CommandContext(ctx, "git", "log", "-1", "--format=%H", "--", path)
+	logCmd.Dir = repoRoot
+	commit, err := logCmd.Output()
+	if err != nil || len(strings.TrimSpace(string(commit))) == 0 {
+		return fmt.Errorf("finding the commit that recorded %s in the git history of %s (a full clone is needed): %v", path, repoRoot, err)
+	}
+	src, err := os.MkdirTemp("", "operator-"+version+"-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(src)
+	rev := strings.TrimSpace(string(commit))
+	archive := exec.CommandContext(ctx, "sh", "-c", `git archive "$0" operator | tar -x -C "$1"`, rev, src)
+	archive.Dir = repoRoot
+	if output, err := archive.CombinedOutput(); err != nil {
+		return fmt.Errorf("extracting the operator of %s from commit %s: %w\n%s", path, rev, err, output)
+	}
+	build := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd")
+	build.Dir = filepath.Join(src, "operator")
+	build.Env = append(os.Environ(), "GOWORK=off")
+	if output, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("building the manager of release %s (commit %s): %w\n%s", version, rev, err, output)
+	}
+	return nil
+}
