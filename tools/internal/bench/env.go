@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -366,6 +367,13 @@ type OperatorOptions struct {
 	// Metrics serves the manager's Prometheus metrics over plain HTTP on a
 	// loopback port (Operator.MetricsURL), for its Go heap figures.
 	Metrics bool
+	// WaitForWorkers makes StartOperator return only once the Memcached
+	// controller's workers run, that is once its caches have synced. The
+	// readiness probe answers before that; Memcacheds created in between
+	// arrive with the initial list, which controller-runtime's priority
+	// queue serves after every fresh event. Leave it unset for a replica
+	// that waits for leadership.
+	WaitForWorkers bool
 }
 
 // Operator is a running manager process.
@@ -412,7 +420,41 @@ func (e *Env) StartOperator(ctx context.Context, opts OperatorOptions) (*Operato
 	if err != nil {
 		return nil, err
 	}
-	return &Operator{Operator: op, Identity: opts.Identity, LogFile: logFile, MetricsURL: metricsURL}, nil
+	o := &Operator{Operator: op, Identity: opts.Identity, LogFile: logFile, MetricsURL: metricsURL}
+	if opts.WaitForWorkers {
+		if err := o.waitForWorkers(ctx, time.Minute); err != nil {
+			_ = op.Stop()
+			return nil, err
+		}
+	}
+	return o, nil
+}
+
+// waitForWorkers waits for controller-runtime's "Starting workers" log line
+// of the memcached controller.
+func (o *Operator) waitForWorkers(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		data, err := os.ReadFile(o.LogFile)
+		if err != nil {
+			return err
+		}
+		for line := range strings.Lines(string(data)) {
+			if strings.Contains(line, `"msg":"Starting workers"`) && strings.Contains(line, `"controller":"memcached"`) {
+				return nil
+			}
+		}
+		select {
+		case <-o.Exited():
+			return fmt.Errorf("the manager exited before its workers started; see %s", o.LogFile)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the manager's workers did not start within %s; see %s", timeout, o.LogFile)
+		}
+	}
 }
 
 // CreateNamespace creates a namespace for a test or a run.

@@ -262,7 +262,7 @@ func convergenceRun(ctx context.Context, env *Env, id *Identity, ns string, n in
 	if err := env.CreateNamespace(ctx, ns); err != nil {
 		return nil, nil, err
 	}
-	op, err := env.StartOperator(ctx, OperatorOptions{Identity: id, Name: "operator-" + ns, Args: s.Args(), Metrics: true})
+	op, err := env.StartOperator(ctx, OperatorOptions{Identity: id, Name: "operator-" + ns, Args: s.Args(), Metrics: true, WaitForWorkers: true})
 	if err != nil {
 		return nil, nil, err
 	}

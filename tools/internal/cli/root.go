@@ -20,6 +20,7 @@ func NewRootCommand() *cobra.Command {
 		newDemoCommand(),
 		newDemoOLMCommand(),
 		newBenchCommand(),
+		newImagesCommand(),
 	)
 	return root
 }

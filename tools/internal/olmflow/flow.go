@@ -61,12 +61,12 @@ type Config struct {
 
 // flow is one run: the cluster, OLM and what the steps share.
 type flow struct {
-	cfg      Config
-	cluster  *localcluster.Cluster
-	olm      *olm.OLM
-	kube     kubernetes.Interface
-	dyn      dynamic.Interface
-	admin    *rest.Config
+	cfg     Config
+	cluster *localcluster.Cluster
+	olm     *olm.OLM
+	kube    kubernetes.Interface
+	dyn     dynamic.Interface
+	admin   *rest.Config
 	// managers are the manager binaries by version: the newest built from
 	// the working tree, older ones from the commits that released them.
 	managers map[string]string
