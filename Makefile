@@ -57,8 +57,8 @@ generate: $(CONTROLLER_GEN) ## Generate DeepCopy methods of the API types.
 	cd operator && $(CONTROLLER_GEN) object:headerFile="../hack/boilerplate.go.txt" paths="./..."
 
 .PHONY: fmt
-fmt: ## Run go fmt on both modules.
-	go fmt ./operator/... ./tools/...
+fmt: ## Run gofmt on both modules (`go fmt` does not take workspace patterns).
+	gofmt -w operator tools
 
 .PHONY: vet
 vet: ## Run go vet on both modules (e2e code included).

@@ -102,7 +102,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("upgradeable").
 		Watches(&cachev1.Memcached{}, handler.EnqueueRequestsFromMapFunc(
-			func(context.Context, client.Object) []ctrl.Request { return []ctrl.Request{{NamespacedName: singleton}} })).
+			func(context.Context, client.Object) []ctrl.Request {
+				return []ctrl.Request{{NamespacedName: singleton}}
+			})).
 		Complete(r)
 }
 

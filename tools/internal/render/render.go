@@ -146,7 +146,7 @@ func overlay(dir string, images []Image) (filesys.FileSystem, string, error) {
 		return nil, "", fmt.Errorf("reading %s: %w", root, err)
 	}
 	k := types.Kustomization{
-		TypeMeta:  types.TypeMeta{APIVersion: types.KustomizationVersion, Kind: types.KustomizationKind},
+		TypeMeta: types.TypeMeta{APIVersion: types.KustomizationVersion, Kind: types.KustomizationKind},
 		// Relative: kustomize refuses an absolute path as a resource root.
 		Resources: []string{"../" + filepath.Base(dir)},
 	}

@@ -95,7 +95,7 @@ func TestRenderSetsImagesWithoutTouchingConfig(t *testing.T) {
 
 func TestRenderErrorsNameTheDirectory(t *testing.T) {
 	root := writeTree(t, map[string]string{
-		"broken/kustomization.yaml": "resources:\n- missing.yaml\n",
+		"broken/kustomization.yaml":  "resources:\n- missing.yaml\n",
 		"invalid/kustomization.yaml": "resources: [\n",
 	})
 	for _, dir := range []string{"broken", "invalid", "absent"} {
