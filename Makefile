@@ -211,6 +211,63 @@ cleanup: operator-sdk ## Remove what run-bundle installed (`operator-sdk cleanup
 scorecard: operator-sdk ## Run `operator-sdk scorecard bundle` against the cluster of KUBECONFIG (its tests run as pods).
 	$(OPERATOR_SDK) scorecard bundle --namespace $(INSTALL_NAMESPACE) --wait-time 120s
 
+##@ Images without a container engine (go-containerregistry; credentials from the docker config file)
+
+# CATALOG_PLATFORMS are the catalog image's platforms (opm and grpc_health_probe are built for each).
+CATALOG_PLATFORMS ?= $(PLATFORMS)
+OPM_IMAGE_DIR := $(BIN)/opm-image
+IMAGES_LAYOUT_DIR := $(BIN)/images
+
+.PHONY: opm-image-binaries
+opm-image-binaries: ## Build static opm and grpc_health_probe for every CATALOG_PLATFORMS into bin/opm-image (skipped when up to date).
+	@PLATFORMS=$(CATALOG_PLATFORMS) bash hack/opm-image-binaries.sh $(OPM_IMAGE_DIR)
+
+.PHONY: images-build
+images-build: tools opm-image-binaries ## Build the operator, bundle and catalog images into OCI layouts under bin/images (no registry, no Docker).
+	$(TOOLS) images operator --image $(IMG) --version $(VERSION) --platforms $(PLATFORMS) --oci-layout $(IMAGES_LAYOUT_DIR)/operator
+	$(TOOLS) images bundle --image $(BUNDLE_IMG) --dir bundle --dockerfile bundle.Dockerfile --oci-layout $(IMAGES_LAYOUT_DIR)/bundle
+	$(TOOLS) images catalog --image $(CATALOG_IMG) --dir catalog --platforms $(CATALOG_PLATFORMS) --opm-dir $(OPM_IMAGE_DIR) --oci-layout $(IMAGES_LAYOUT_DIR)/catalog
+
+.PHONY: image-push
+image-push: tools ## Build the manager for every PLATFORMS and push the operator image IMG (an OCI index), without Docker.
+	$(TOOLS) images operator --image $(IMG) --version $(VERSION) --platforms $(PLATFORMS)
+
+.PHONY: bundle-image-push
+bundle-image-push: tools ## Push bundle/ as the bundle image BUNDLE_IMG, without Docker.
+	$(TOOLS) images bundle --image $(BUNDLE_IMG) --dir bundle --dockerfile bundle.Dockerfile
+
+.PHONY: catalog-image-push
+catalog-image-push: tools opm-image-binaries ## Push catalog/ as the catalog image CATALOG_IMG (opm, pre-built serve cache), without Docker.
+	$(TOOLS) catalog render --check
+	$(TOOLS) images catalog --image $(CATALOG_IMG) --dir catalog --platforms $(CATALOG_PLATFORMS) --opm-dir $(OPM_IMAGE_DIR)
+
+.PHONY: release
+release: manifests tools opm-image-binaries ## Release VERSION: operator image, bundle (digests with USE_IMAGE_DIGESTS=true), bundle image, catalog release, catalog image. Re-running is a no-op.
+	$(TOOLS) images release --version $(VERSION) --image $(IMG) --bundle-image $(BUNDLE_IMG) --catalog-image $(CATALOG_IMG) \
+		--use-image-digests=$(USE_IMAGE_DIGESTS) --platforms $(PLATFORMS) --catalog-platforms $(CATALOG_PLATFORMS) --opm-dir $(OPM_IMAGE_DIR) \
+		--channels $(CHANNELS) --default-channel $(DEFAULT_CHANNEL) --catalog-channels $(CATALOG_CHANNELS) \
+		$(if $(CATALOG_DEFAULT_CHANNEL),--catalog-default-channel $(CATALOG_DEFAULT_CHANNEL)) --summary-file $(BIN)/release-$(VERSION).env
+
+##@ Performance and fault tolerance
+
+BENCH_FLAGS ?= --crs 100,500 --idle 60s --unrelated 10000
+
+.PHONY: bench
+bench: k8s-binaries tools ## Measure convergence, API writes and memory on the local cluster (~8 min); report in bin/bench/report.{md,json}.
+	$(TOOLS) bench --repo-root $(ROOT) --bin-dir $(K8S_BIN) --work-dir $(BIN)/bench $(BENCH_FLAGS) \
+		--output - --output $(BIN)/bench/report.md --output $(BIN)/bench/report.json
+
+.PHONY: test-faults
+test-faults: k8s-binaries ## Fault tests: operator SIGKILLed mid-rollout, API server restart, leader failover, drift, hostile input.
+	K8S_BIN_DIR=$(K8S_BIN) go test $(GO_TEST_FLAGS) -tags e2e -v ./tools/internal/faults/...
+
+FUZZTIME ?= 60s
+.PHONY: fuzz
+fuzz: ## Run each fuzz test for FUZZTIME (a plain `go test` runs only their seeds).
+	go test ./operator/internal/controller -run '^$$' -fuzz '^FuzzDesiredDeployment$$' -fuzztime $(FUZZTIME)
+	go test ./tools/internal/render -run '^$$' -fuzz '^FuzzParseImage$$' -fuzztime $(FUZZTIME)
+	go test ./tools/internal/render -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
+
 ##@ Demo
 
 .PHONY: demo

@@ -163,6 +163,18 @@ func CountMutating(events []AuditEvent, namespace string, users ...string) Reque
 	return c
 }
 
+// CountReads counts the get and list requests of the given users: with a
+// cache, every one of them is a read around it.
+func CountReads(events []AuditEvent, users ...string) int {
+	n := 0
+	for _, e := range events {
+		if e.Stage == "ResponseComplete" && (e.Verb == "get" || e.Verb == "list") && contains(users, e.User.Username) {
+			n++
+		}
+	}
+	return n
+}
+
 // Without returns the count without the kinds whose resource is one of
 // resources (for example events or leases), to separate the operator's work
 // from its bookkeeping.

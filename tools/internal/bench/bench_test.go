@@ -150,12 +150,13 @@ func TestReadProcStatus(t *testing.T) {
 }
 
 func TestParseMetrics(t *testing.T) {
-	text := "# HELP go_memstats_heap_inuse_bytes x\n# TYPE go_memstats_heap_inuse_bytes gauge\ngo_memstats_heap_inuse_bytes 1.2582912e+07\ngo_goroutines 42\nrest_client_requests_total{code=\"200\"} 7\n"
-	got, err := parseMetrics(bufio.NewScanner(strings.NewReader(text)), []string{"go_memstats_heap_inuse_bytes", "go_goroutines"})
+	text := "# HELP go_memstats_heap_inuse_bytes x\n# TYPE go_memstats_heap_inuse_bytes gauge\ngo_memstats_heap_inuse_bytes 1.2582912e+07\ngo_goroutines 42\n" +
+		"rest_client_requests_total{code=\"200\",host=\"h\",method=\"GET\"} 7\nrest_client_requests_total{code=\"201\",host=\"h\",method=\"POST\"} 3\nrest_client_requests_total_other 1\n"
+	got, err := parseMetrics(bufio.NewScanner(strings.NewReader(text)), []string{"go_memstats_heap_inuse_bytes", "go_goroutines", "rest_client_requests_total"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got["go_memstats_heap_inuse_bytes"] != 12<<20 || got["go_goroutines"] != 42 || len(got) != 2 {
+	if got["go_memstats_heap_inuse_bytes"] != 12<<20 || got["go_goroutines"] != 42 || got["rest_client_requests_total"] != 10 || len(got) != 3 {
 		t.Errorf("got %v", got)
 	}
 }

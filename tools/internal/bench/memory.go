@@ -75,7 +75,7 @@ func ReadOperatorMemory(ctx context.Context, op *Operator) (Memory, error) {
 	if err != nil || op.MetricsURL == "" {
 		return m, err
 	}
-	values, err := scrapeMetrics(ctx, op.MetricsURL, "go_memstats_heap_inuse_bytes")
+	values, err := ScrapeMetrics(ctx, op.MetricsURL, "go_memstats_heap_inuse_bytes")
 	if err != nil {
 		return m, err
 	}
@@ -83,9 +83,9 @@ func ReadOperatorMemory(ctx context.Context, op *Operator) (Memory, error) {
 	return m, nil
 }
 
-// scrapeMetrics reads unlabelled samples of the named metrics from a
-// Prometheus text endpoint.
-func scrapeMetrics(ctx context.Context, url string, names ...string) (map[string]float64, error) {
+// ScrapeMetrics reads the named metrics from a Prometheus text endpoint,
+// each summed over its label sets.
+func ScrapeMetrics(ctx context.Context, url string, names ...string) (map[string]float64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
@@ -108,15 +108,22 @@ func parseMetrics(sc *bufio.Scanner, names []string) (map[string]float64, error)
 		if strings.HasPrefix(line, "#") {
 			continue
 		}
-		name, value, ok := strings.Cut(line, " ")
-		if !ok || !contains(names, name) {
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		name, value := line[:i], line[i+1:]
+		if j := strings.IndexByte(name, '{'); j >= 0 {
+			name = name[:j]
+		}
+		if !contains(names, name) {
 			continue
 		}
 		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
 		if err != nil {
 			return nil, fmt.Errorf("metric %s: %w", name, err)
 		}
-		values[name] = v
+		values[name] += v
 	}
 	return values, sc.Err()
 }

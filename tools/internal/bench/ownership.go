@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -11,11 +12,20 @@ import (
 	"k8s.io/client-go/kubernetes"
 )
 
+// owned is what CheckOwnership needs of any object.
+type owned struct {
+	kind   string
+	meta   metav1.Object
+	labels map[string]string
+}
+
 // CheckOwnership lists a namespace afresh and returns every violation of the
-// operator's ownership rules: each Memcached has exactly one Deployment, named
-// like it and controlled by it; every Deployment and ReplicaSet the operator
-// manages (by label or by owner) has a living owner, matched by UID, not a
-// deleted namesake. An empty result means no duplicates and no orphans.
+// operator's ownership rules: each Memcached has exactly one Deployment,
+// named like it and controlled by it; every Deployment, Service and
+// PodDisruptionBudget the operator manages (by label or by owner) is
+// controlled by a living Memcached, matched by UID rather than by name, and
+// named after it; every ReplicaSet of the operator's has a living
+// Deployment. An empty result means no duplicates and no orphans.
 func CheckOwnership(ctx context.Context, admin kubernetes.Interface, dyn dynamic.Interface, namespace string) ([]string, error) {
 	memcacheds, err := dyn.Resource(MemcachedGVR).Namespace(namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -25,9 +35,28 @@ func CheckOwnership(ctx context.Context, admin kubernetes.Interface, dyn dynamic
 	if err != nil {
 		return nil, err
 	}
+	services, err := admin.CoreV1().Services(namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	pdbs, err := admin.PolicyV1().PodDisruptionBudgets(namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
 	replicaSets, err := admin.AppsV1().ReplicaSets(namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil, err
+	}
+
+	var objs []owned
+	for i := range deployments.Items {
+		objs = append(objs, owned{"Deployment", &deployments.Items[i], deployments.Items[i].Labels})
+	}
+	for i := range services.Items {
+		objs = append(objs, owned{"Service", &services.Items[i], services.Items[i].Labels})
+	}
+	for i := range pdbs.Items {
+		objs = append(objs, owned{"PodDisruptionBudget", &pdbs.Items[i], pdbs.Items[i].Labels})
 	}
 
 	var problems []string
@@ -35,33 +64,41 @@ func CheckOwnership(ctx context.Context, admin kubernetes.Interface, dyn dynamic
 	for _, m := range memcacheds.Items {
 		memcachedUIDs[m.GetUID()] = m.GetName()
 	}
-	owned := map[string][]string{} // Memcached name -> its Deployments
-	deploymentUIDs := map[types.UID]bool{}
-	for _, d := range deployments.Items {
-		deploymentUIDs[d.UID] = true
-		owner := metav1.GetControllerOf(&d)
-		managed := d.Labels[ManagedByLabel] == ManagerName
+	deploymentsOf := map[string][]string{} // Memcached name -> its Deployments
+	for _, o := range objs {
+		name := o.meta.GetName()
+		owner := metav1.GetControllerOfNoCopy(o.meta)
+		managed := o.labels[ManagedByLabel] == ManagerName
 		switch {
 		case owner == nil && managed:
-			problems = append(problems, fmt.Sprintf("Deployment %s is labelled as the operator's but has no controller", d.Name))
+			problems = append(problems, fmt.Sprintf("%s %s is labelled as the operator's but has no controller", o.kind, name))
 		case owner == nil:
 			// Not the operator's.
 		case owner.Kind != "Memcached":
 			if managed {
-				problems = append(problems, fmt.Sprintf("Deployment %s is labelled as the operator's but controlled by %s %s", d.Name, owner.Kind, owner.Name))
+				problems = append(problems, fmt.Sprintf("%s %s is labelled as the operator's but controlled by %s %s", o.kind, name, owner.Kind, owner.Name))
 			}
 		case memcachedUIDs[owner.UID] == "":
-			problems = append(problems, fmt.Sprintf("Deployment %s is an orphan: its owner Memcached %s (uid %s) does not exist", d.Name, owner.Name, owner.UID))
+			problems = append(problems, fmt.Sprintf("%s %s is an orphan: its owner Memcached %s (uid %s) does not exist", o.kind, name, owner.Name, owner.UID))
 		default:
-			name := memcachedUIDs[owner.UID]
-			owned[name] = append(owned[name], d.Name)
-			if d.Name != name {
-				problems = append(problems, fmt.Sprintf("Deployment %s is controlled by Memcached %s but not named like it", d.Name, name))
+			m := memcachedUIDs[owner.UID]
+			if !strings.HasPrefix(name, m) {
+				problems = append(problems, fmt.Sprintf("%s %s is controlled by Memcached %s but not named after it", o.kind, name, m))
 			}
 			if !managed {
-				problems = append(problems, fmt.Sprintf("Deployment %s lost the %s label", d.Name, ManagedByLabel))
+				problems = append(problems, fmt.Sprintf("%s %s lost the %s label", o.kind, name, ManagedByLabel))
+			}
+			if o.kind == "Deployment" {
+				deploymentsOf[m] = append(deploymentsOf[m], name)
+				if name != m {
+					problems = append(problems, fmt.Sprintf("Deployment %s is controlled by Memcached %s but not named like it", name, m))
+				}
 			}
 		}
+	}
+	deploymentUIDs := map[types.UID]bool{}
+	for _, d := range deployments.Items {
+		deploymentUIDs[d.UID] = true
 	}
 	for _, rs := range replicaSets.Items {
 		owner := metav1.GetControllerOf(&rs)
@@ -73,7 +110,7 @@ func CheckOwnership(ctx context.Context, admin kubernetes.Interface, dyn dynamic
 		if m.GetDeletionTimestamp() != nil {
 			continue
 		}
-		switch got := owned[m.GetName()]; len(got) {
+		switch got := deploymentsOf[m.GetName()]; len(got) {
 		case 1:
 		case 0:
 			problems = append(problems, fmt.Sprintf("Memcached %s has no Deployment", m.GetName()))

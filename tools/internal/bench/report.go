@@ -40,15 +40,16 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 				run.StatusLagP50Seconds, run.StatusLagP99Seconds)
 		}
 		b.WriteString("\nThe operator's mutating requests (audit log, its ServiceAccount only) until convergence, then in the idle window, and its memory at the end:\n\n")
-		b.WriteString("| Memcacheds | Writes | Writes/CR | Writes/CR without Events | Refused | Idle writes | RSS (MiB) | Go heap (MiB) |\n")
-		b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		b.WriteString("| Memcacheds | Writes | Writes/CR | Writes/CR without Events | Refused | Reads | Reconciles | Mean reconcile (ms) | Mean queue wait (s) | Idle writes | RSS (MiB) | Go heap (MiB) |\n")
+		b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, run := range r.Runs {
 			idle := "-"
 			if run.IdleWrites != nil {
 				idle = fmt.Sprintf("%d in %.0f s", run.IdleWrites.Total, run.IdleSeconds)
 			}
-			fmt.Fprintf(&b, "| %d | %d | %.2f | %.2f | %d | %s | %.1f | %.1f |\n",
-				run.CRs, run.Writes.Total, run.WritesPerCR, run.ObjectWritesPerCR, run.Writes.Failed, idle, mib(run.Memory.RSS), mib(run.Memory.HeapInuse))
+			fmt.Fprintf(&b, "| %d | %d | %.2f | %.2f | %d | %d | %d | %.0f | %.2f | %s | %.1f | %.1f |\n",
+				run.CRs, run.Writes.Total, run.WritesPerCR, run.ObjectWritesPerCR, run.Writes.Failed, run.Reads, run.Reconciles, run.meanReconcileMillis(),
+				run.QueueWaitSeconds, idle, mib(run.Memory.RSS), mib(run.Memory.HeapInuse))
 		}
 		b.WriteString("\nWrites by kind:\n\n")
 		for _, run := range r.Runs {
@@ -73,13 +74,14 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 
 	if len(r.Sweep) > 0 {
 		fmt.Fprintf(&b, "### Settings sweep (%d Memcacheds each, seconds from the first create)\n\n", r.Sweep[0].CRs)
-		b.WriteString("| --max-concurrent-reconciles | --kube-api-qps | --kube-api-burst | All Deployments | Converged | p50 | p90 | Status lag p50 | Status lag p99 | Writes/CR | Refused | RSS (MiB) |\n")
-		b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		b.WriteString("| --max-concurrent-reconciles | --kube-api-qps | --kube-api-burst | All Deployments | Converged | p50 | p90 | Status lag p50 | Status lag p99 | Writes/CR | Reads/CR | Mean reconcile (ms) | Mean queue wait (s) | RSS (MiB) |\n")
+		b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, run := range r.Sweep {
 			s := run.Setting
-			fmt.Fprintf(&b, "| %d | %g | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.2f | %d | %.1f |\n",
+			fmt.Fprintf(&b, "| %d | %g | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.2f | %.2f | %.0f | %.2f | %.1f |\n",
 				s.MaxConcurrentReconciles, s.QPS, s.Burst, run.DeployedSeconds, run.ConvergeSeconds, run.P50Seconds, run.P90Seconds,
-				run.StatusLagP50Seconds, run.StatusLagP99Seconds, run.WritesPerCR, run.Writes.Failed, mib(run.Memory.RSS))
+				run.StatusLagP50Seconds, run.StatusLagP99Seconds, run.WritesPerCR, float64(run.Reads)/float64(run.CRs), run.meanReconcileMillis(),
+				run.QueueWaitSeconds, mib(run.Memory.RSS))
 		}
 		b.WriteString("\n")
 	}
@@ -88,3 +90,10 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 }
 
 func mib(b uint64) float64 { return float64(b) / (1 << 20) }
+
+func (r *RunResult) meanReconcileMillis() float64 {
+	if r.Reconciles == 0 {
+		return 0
+	}
+	return r.ReconcileSeconds / float64(r.Reconciles) * 1000
+}

@@ -158,6 +158,15 @@ type RunResult struct {
 	StatusLagP99Seconds float64 `json:"statusLagP99Seconds"`
 	// Writes are the operator's mutating requests until convergence.
 	Writes Requests `json:"writes"`
+	// Reads are its gets and lists until convergence, all of them around
+	// its cache.
+	Reads int `json:"reads"`
+	// Reconciles and ReconcileSeconds count its reconciles and their total
+	// time; QueueWaitSeconds is how long a request waited in its work queue
+	// for a worker, on average (controller-runtime's metrics).
+	Reconciles       int     `json:"reconciles"`
+	ReconcileSeconds float64 `json:"reconcileSeconds"`
+	QueueWaitSeconds float64 `json:"queueWaitSeconds"`
 	// WritesPerCR counts every write; ObjectWritesPerCR leaves Events out.
 	WritesPerCR       float64 `json:"writesPerCR"`
 	ObjectWritesPerCR float64 `json:"objectWritesPerCR"`
@@ -302,11 +311,22 @@ func convergenceRun(ctx context.Context, env *Env, id *Identity, ns string, n in
 	r.DeployedSeconds = seconds(conv.AllDeployed())
 	r.StatusLagP50Seconds, r.StatusLagP99Seconds = seconds(conv.StatusLag(50)), seconds(conv.StatusLag(99))
 	r.Writes = CountMutating(events, "", id.Username)
+	r.Reads = CountReads(events, id.Username)
+	metrics, err := ScrapeMetrics(ctx, op.MetricsURL, "controller_runtime_reconcile_time_seconds_count", "controller_runtime_reconcile_time_seconds_sum",
+		"workqueue_queue_duration_seconds_sum", "workqueue_queue_duration_seconds_count")
+	if err != nil {
+		return fail(err)
+	}
+	r.Reconciles = int(metrics["controller_runtime_reconcile_time_seconds_count"])
+	r.ReconcileSeconds = metrics["controller_runtime_reconcile_time_seconds_sum"]
+	if n := metrics["workqueue_queue_duration_seconds_count"]; n > 0 {
+		r.QueueWaitSeconds = metrics["workqueue_queue_duration_seconds_sum"] / n
+	}
 	r.WritesPerCR = float64(r.Writes.Total) / float64(n)
 	r.ObjectWritesPerCR = float64(r.Writes.Without("events")) / float64(n)
-	env.logf("  converged in %.1fs (created in %.1fs; all Deployments by %.1fs; p50 %.1fs, p90 %.1fs; status lag p50 %.1fs, p99 %.1fs); %d writes, %.2f per Memcached: %s",
+	env.logf("  converged in %.1fs (created in %.1fs; all Deployments by %.1fs; p50 %.1fs, p90 %.1fs; status lag p50 %.1fs, p99 %.1fs); %d writes, %.2f per Memcached: %s; %d reads; %d reconciles taking %.1fs, waiting %.2fs each for a worker",
 		r.ConvergeSeconds, r.CreateSeconds, r.DeployedSeconds, r.P50Seconds, r.P90Seconds, r.StatusLagP50Seconds, r.StatusLagP99Seconds,
-		r.Writes.Total, r.WritesPerCR, r.Writes)
+		r.Writes.Total, r.WritesPerCR, r.Writes, r.Reads, r.Reconciles, r.ReconcileSeconds, r.QueueWaitSeconds)
 
 	if idle > 0 {
 		env.logf("  idle window of %s", idle)

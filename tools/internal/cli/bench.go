@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -63,7 +65,10 @@ state stay in --work-dir.`,
 				return err
 			}
 			cfg.Log = cmd.ErrOrStderr()
-			report, err := bench.Run(cmd.Context(), cfg)
+			// Ctrl-C stops the run and everything it started.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			report, err := bench.Run(ctx, cfg)
 			if report != nil {
 				report.Command = shellJoin(append([]string{"tools"}, os.Args[1:]...))
 			}

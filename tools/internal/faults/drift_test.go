@@ -5,10 +5,12 @@ package faults_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -16,10 +18,11 @@ import (
 	"github.com/example-inc/memcached-operator/tools/internal/bench"
 )
 
-// TestDriftRestored edits the operator's Deployment by hand, one way after
-// another: scaled, its container changed, a label its pods need removed from
-// the template, deleted. Each time the operator restores what the Memcached
-// asks for.
+// TestDriftRestored edits the operator's objects by hand, one way after
+// another: the Deployment scaled, its container changed, a container added,
+// a label its pods need removed from the template, the Deployment deleted; a
+// Service's port changed; the Services and the PodDisruptionBudget deleted.
+// Each time the operator restores what the Memcached asks for.
 func TestDriftRestored(t *testing.T) {
 	ns := newNamespace(t, "drift")
 	startOperator(t, identity(t, bench.OperatorServiceAccount), ns)
@@ -92,5 +95,71 @@ func TestDriftRestored(t *testing.T) {
 	})
 	waitFor(t, "recreated Deployment as before", shortTimeout, sameTemplate)
 	waitConverged(t, tr, want, "after it was deleted")
+
+	// Its Services and PodDisruptionBudget are restored the same way.
+	svc, err := env.Admin.CoreV1().Services(ns).Get(t.Context(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log("drift: Service port changed, then the Services and the PodDisruptionBudget deleted")
+	origPort := svc.Spec.Ports[0].Port
+	svc.Spec.Ports[0].Port = origPort + 1
+	if _, err := env.Admin.CoreV1().Services(ns).Update(t.Context(), svc, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "Service port restored", shortTimeout, func(ctx context.Context) error {
+		s, err := env.Admin.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if s.Spec.Ports[0].Port != origPort {
+			return fmt.Errorf("port %d, want %d", s.Spec.Ports[0].Port, origPort)
+		}
+		return nil
+	})
+	pdb, err := env.Admin.PolicyV1().PodDisruptionBudgets(ns).Get(t.Context(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	services, err := env.Admin.CoreV1().Services(ns).List(t.Context(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldUIDs := map[string]string{"PodDisruptionBudget/" + pdb.Name: string(pdb.UID)}
+	for _, s := range services.Items {
+		oldUIDs["Service/"+s.Name] = string(s.UID)
+		if err := env.Admin.CoreV1().Services(ns).Delete(t.Context(), s.Name, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := env.Admin.PolicyV1().PodDisruptionBudgets(ns).Delete(t.Context(), pdb.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "Services and PodDisruptionBudget recreated", shortTimeout, func(ctx context.Context) error {
+		for key, oldUID := range oldUIDs {
+			kind, objName, _ := strings.Cut(key, "/")
+			var uid string
+			var err error
+			if kind == "Service" {
+				var s *corev1.Service
+				if s, err = env.Admin.CoreV1().Services(ns).Get(ctx, objName, metav1.GetOptions{}); err == nil {
+					uid = string(s.UID)
+				}
+			} else {
+				var p *policyv1.PodDisruptionBudget
+				if p, err = env.Admin.PolicyV1().PodDisruptionBudgets(ns).Get(ctx, objName, metav1.GetOptions{}); err == nil {
+					uid = string(p.UID)
+				}
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", key, err)
+			}
+			if uid == oldUID {
+				return fmt.Errorf("%s: still the deleted one", key)
+			}
+		}
+		return nil
+	})
+	waitConverged(t, tr, want, "after its Services and PodDisruptionBudget were deleted")
 	requireOwnership(t, ns)
 }

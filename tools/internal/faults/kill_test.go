@@ -79,33 +79,34 @@ func TestKilledDuringRollout(t *testing.T) {
 	waitConverged(t, tr, want, "after the last restart")
 	requireOwnership(t, ns)
 
-	// Each Deployment was created once: a restarted operator found the
-	// Deployments its predecessor created instead of making new ones, and
+	// Each Deployment and Service was created once: a restarted operator
+	// found what its predecessor created instead of making it again, and
 	// nothing was deleted to be made again. A create cut short by a kill
 	// may be committed yet answered 504, so it counts as "maybe".
 	creates, maybe := map[string]int{}, map[string]int{}
 	for _, e := range auditEvents(t, audit) {
-		if !e.Mutating() || e.Resource() != "deployments" || e.Namespace() != ns {
+		if !e.Mutating() || e.Namespace() != ns || (e.Resource() != "deployments" && e.Resource() != "services") {
 			continue
 		}
+		key := e.Resource() + "/" + e.ObjectRef.Name
 		switch {
 		case e.Verb == "delete" || e.Verb == "deletecollection":
-			t.Errorf("%s deleted Deployment %s", e.User.Username, e.ObjectRef.Name)
+			t.Errorf("%s deleted %s", e.User.Username, key)
 		case e.Verb != "create":
 		case !e.Failed():
-			creates[e.ObjectRef.Name]++
+			creates[key]++
 		case e.ResponseStatus.Code >= 500:
-			maybe[e.ObjectRef.Name]++
+			maybe[key]++
 		}
 	}
 	for name := range want {
-		if creates[name] > 1 || creates[name]+maybe[name] == 0 {
-			t.Errorf("Deployment %s was created %d times (%d more maybe), want once", name, creates[name], maybe[name])
+		for _, key := range []string{"deployments/" + name, "services/" + name, "services/" + name + "-headless"} {
+			if creates[key] > 1 || creates[key]+maybe[key] == 0 {
+				t.Errorf("%s was created %d times (%d more maybe), want once", key, creates[key], maybe[key])
+			}
 		}
 	}
-	for name := range creates {
-		if _, ok := want[name]; !ok {
-			t.Errorf("Deployment %s was created for no Memcached", name)
-		}
+	if len(creates) > 3*len(want) {
+		t.Errorf("%d Deployments and Services were created for %d Memcacheds", len(creates), len(want))
 	}
 }
