@@ -65,7 +65,7 @@ func TestFailures(t *testing.T) {
 	}{
 		{"example without spec", csv, `"spec": {
             "size": 3
-          }`, `"status": {"nodes": ["a"]}`, BasicCheckSpec, "metadata.annotations.alm-examples[0].spec"},
+          }`, `"status": {"nodes": ["a"]}`, BasicCheckSpec, "metadata.annotations.alm-examples[1].spec"},
 		{"example field without schema", csv, `"size": 3`, `"size": 3, "replicas": 1`, OLMCRDsHaveValidation, "metadata.annotations.alm-examples[0].spec.replicas"},
 		{"owned CRD without resources", csv, "      resources:\n", "      resourcez:\n", OLMCRDsHaveResources, "spec.customresourcedefinitions.owned[0].resources"},
 		{"spec field without descriptor", csv, "        path: size\n", "        path: replicas\n", OLMSpecDescriptors, "metadata.annotations.alm-examples[0].spec.size"},
@@ -92,7 +92,7 @@ func TestFailures(t *testing.T) {
 				if err := os.WriteFile(path, []byte(s[:start]+s[end:]), 0o644); err != nil {
 					t.Fatal(err)
 				}
-				tc.test, tc.field = OLMStatusDescriptors, "metadata.annotations.alm-examples[0].status"
+				tc.test, tc.field = OLMStatusDescriptors, "metadata.annotations.alm-examples[1].status"
 			}
 			fs := Run(dir)
 			for _, f := range fs {
