@@ -293,29 +293,11 @@ func memcachedContainer(m *cachev1.Memcached, opts OperandOptions) corev1.Contai
 			ContainerPort: MemcachedPort,
 			Protocol:      corev1.ProtocolTCP,
 		}},
-		Env:       slices.Clone(opts.ProxyEnv),
-		Resources: memcachedResources(m.Spec),
-		LivenessProbe: &corev1.Probe{
-			ProbeHandler:        corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: port}},
-			InitialDelaySeconds: 10,
-			PeriodSeconds:       10,
-			TimeoutSeconds:      1,
-			FailureThreshold:    3,
-			SuccessThreshold:    1,
-		},
-		ReadinessProbe: &corev1.Probe{
-			ProbeHandler:     corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: port}},
-			PeriodSeconds:    5,
-			TimeoutSeconds:   1,
-			FailureThreshold: 3,
-			SuccessThreshold: 1,
-		},
-		SecurityContext: &corev1.SecurityContext{
-			AllowPrivilegeEscalation: ptr.To(false),
-			ReadOnlyRootFilesystem:   ptr.To(true),
-			RunAsNonRoot:             ptr.To(true),
-			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-		},
+		Env:                      slices.Clone(opts.ProxyEnv),
+		Resources:                memcachedResources(m.Spec),
+		LivenessProbe:            tcpLivenessProbe(port),
+		ReadinessProbe:           tcpReadinessProbe(port, 5),
+		SecurityContext:          restrictedSecurityContext(),
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 	}
 }
@@ -345,28 +327,45 @@ func exporterContainer(m *cachev1.Memcached, opts OperandOptions) corev1.Contain
 				corev1.ResourceMemory: resource.MustParse("64Mi"),
 			},
 		},
-		LivenessProbe: &corev1.Probe{
-			ProbeHandler:        corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: port}},
-			InitialDelaySeconds: 10,
-			PeriodSeconds:       10,
-			TimeoutSeconds:      1,
-			FailureThreshold:    3,
-			SuccessThreshold:    1,
-		},
-		ReadinessProbe: &corev1.Probe{
-			ProbeHandler:     corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: port}},
-			PeriodSeconds:    10,
-			TimeoutSeconds:   1,
-			FailureThreshold: 3,
-			SuccessThreshold: 1,
-		},
-		SecurityContext: &corev1.SecurityContext{
-			AllowPrivilegeEscalation: ptr.To(false),
-			ReadOnlyRootFilesystem:   ptr.To(true),
-			RunAsNonRoot:             ptr.To(true),
-			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-		},
+		LivenessProbe:            tcpLivenessProbe(port),
+		ReadinessProbe:           tcpReadinessProbe(port, 10),
+		SecurityContext:          restrictedSecurityContext(),
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+	}
+}
+
+// tcpLivenessProbe restarts a container whose port stops accepting
+// connections, after giving it 10 seconds to start.
+func tcpLivenessProbe(port intstr.IntOrString) *corev1.Probe {
+	return &corev1.Probe{
+		ProbeHandler:        corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: port}},
+		InitialDelaySeconds: 10,
+		PeriodSeconds:       10,
+		TimeoutSeconds:      1,
+		FailureThreshold:    3,
+		SuccessThreshold:    1,
+	}
+}
+
+// tcpReadinessProbe marks a container ready while its port accepts connections.
+func tcpReadinessProbe(port intstr.IntOrString, periodSeconds int32) *corev1.Probe {
+	return &corev1.Probe{
+		ProbeHandler:     corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: port}},
+		PeriodSeconds:    periodSeconds,
+		TimeoutSeconds:   1,
+		FailureThreshold: 3,
+		SuccessThreshold: 1,
+	}
+}
+
+// restrictedSecurityContext passes the restricted Pod Security Standard
+// without fixing a user, which OpenShift assigns per namespace.
+func restrictedSecurityContext() *corev1.SecurityContext {
+	return &corev1.SecurityContext{
+		AllowPrivilegeEscalation: ptr.To(false),
+		ReadOnlyRootFilesystem:   ptr.To(true),
+		RunAsNonRoot:             ptr.To(true),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 	}
 }
 

@@ -187,17 +187,19 @@ func ensureOwned[T client.Object](ctx context.Context, r *MemcachedReconciler, m
 	if err := controllerutil.SetControllerReference(m, desired, r.Scheme); err != nil {
 		return fmt.Errorf("setting owner of %s %s: %w", kind, desired.GetName(), err)
 	}
-	err := r.getOwned(ctx, client.ObjectKeyFromObject(desired), actual)
-	switch {
-	case apierrors.IsNotFound(err):
-		if err := r.Client.Create(ctx, desired, client.FieldOwner(ManagerName)); err != nil {
+	err := r.Client.Get(ctx, client.ObjectKeyFromObject(desired), actual)
+	if apierrors.IsNotFound(err) {
+		found, err := r.createOrFind(ctx, desired, actual)
+		if err != nil {
 			r.relatedEvent(m, nil, corev1.EventTypeWarning, EventReconcileFailed, "Create", "Failed to create %s %s: %v", kind, desired.GetName(), err)
 			return fmt.Errorf("creating %s %s: %w", kind, desired.GetName(), err)
 		}
-		log.Info("Created "+kind, "name", desired.GetName())
-		r.relatedEvent(m, desired, corev1.EventTypeNormal, kind+"Created", "Create", "Created %s %s", kind, desired.GetName())
-		return nil
-	case err != nil:
+		if !found {
+			log.Info("Created "+kind, "name", desired.GetName())
+			r.relatedEvent(m, desired, corev1.EventTypeNormal, kind+"Created", "Create", "Created %s %s", kind, desired.GetName())
+			return nil
+		}
+	} else if err != nil {
 		return fmt.Errorf("getting %s %s: %w", kind, desired.GetName(), err)
 	}
 
@@ -275,17 +277,19 @@ func (r *MemcachedReconciler) reconcileDeployment(ctx context.Context, m *cachev
 	}
 
 	actual := &appsv1.Deployment{}
-	err := r.getOwned(ctx, client.ObjectKeyFromObject(desired), actual)
-	switch {
-	case apierrors.IsNotFound(err):
-		if err := r.Client.Create(ctx, desired, client.FieldOwner(ManagerName)); err != nil {
+	err := r.Client.Get(ctx, client.ObjectKeyFromObject(desired), actual)
+	if apierrors.IsNotFound(err) {
+		found, err := r.createOrFind(ctx, desired, actual)
+		if err != nil {
 			r.event(m, corev1.EventTypeWarning, EventReconcileFailed, "Create", "Failed to create Deployment %s: %v", desired.Name, err)
 			return nil, fmt.Errorf("creating deployment %s: %w", desired.Name, err)
 		}
-		log.Info("Created Deployment", "deployment", desired.Name, "replicas", m.Spec.Size)
-		r.event(m, corev1.EventTypeNormal, EventDeploymentCreated, "Create", "Created Deployment %s with %d replicas", desired.Name, m.Spec.Size)
-		return desired, nil
-	case err != nil:
+		if !found {
+			log.Info("Created Deployment", "deployment", desired.Name, "replicas", m.Spec.Size)
+			r.event(m, corev1.EventTypeNormal, EventDeploymentCreated, "Create", "Created Deployment %s with %d replicas", desired.Name, m.Spec.Size)
+			return desired, nil
+		}
+	} else if err != nil {
 		return nil, fmt.Errorf("getting deployment %s: %w", desired.Name, err)
 	}
 
@@ -323,16 +327,20 @@ func (r *MemcachedReconciler) reconcileDeployment(ctx context.Context, m *cachev
 	return updated, nil
 }
 
-// getOwned reads from the cache, which holds only objects labelled as the
-// operator's. One whose label was removed is invisible there, so a miss is
-// confirmed against the API server: the operator then finds its own object,
-// and restores the label, instead of failing to create it again.
-func (r *MemcachedReconciler) getOwned(ctx context.Context, key client.ObjectKey, obj client.Object) error {
-	err := r.Client.Get(ctx, key, obj)
-	if apierrors.IsNotFound(err) && r.APIReader != nil {
-		return r.APIReader.Get(ctx, key, obj)
+// createOrFind creates desired, which the cache did not hold. The cache holds
+// only objects labelled as the operator's, so one whose label was removed is
+// invisible there: its create fails with AlreadyExists, and it is then read
+// around the cache into actual (found), to be checked and restored like any
+// other. Confirming only failed creates keeps the common create to one request.
+func (r *MemcachedReconciler) createOrFind(ctx context.Context, desired, actual client.Object) (found bool, err error) {
+	err = r.Client.Create(ctx, desired, client.FieldOwner(ManagerName))
+	if !apierrors.IsAlreadyExists(err) || r.APIReader == nil {
+		return false, err
 	}
-	return err
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(desired), actual); err != nil {
+		return false, fmt.Errorf("reading the existing object: %w", err)
+	}
+	return true, nil
 }
 
 func (r *MemcachedReconciler) listPods(ctx context.Context, m *cachev1.Memcached) ([]corev1.Pod, error) {

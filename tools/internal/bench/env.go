@@ -402,7 +402,7 @@ func (e *Env) StartOperator(ctx context.Context, opts OperatorOptions) (*Operato
 	args := slices.Clone(opts.Args)
 	var metricsURL string
 	if opts.Metrics {
-		port, err := freePort()
+		port, err := operatorprocess.FreePort()
 		if err != nil {
 			return nil, err
 		}

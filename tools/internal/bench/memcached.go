@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"net"
 	"sync"
 	"time"
 
@@ -103,15 +102,6 @@ func Resize(ctx context.Context, client dynamic.Interface, namespace, name strin
 		return fmt.Errorf("resizing memcached %s/%s to %d: %w", namespace, name, size, err)
 	}
 	return nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("finding a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // seconds rounds a duration to milliseconds, in seconds, for reports.

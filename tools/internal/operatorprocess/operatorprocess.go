@@ -66,7 +66,7 @@ func Start(ctx context.Context, opts Options) (*Operator, error) {
 	if _, err := os.Stat(opts.Binary); err != nil {
 		return nil, fmt.Errorf("manager binary: %w", err)
 	}
-	probePort, err := freePort()
+	probePort, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +201,8 @@ func StopFromPidFile(pidFile string, timeout time.Duration) (stopped bool, err e
 	return true, fmt.Errorf("the manager (pid %d) did not stop within %s of SIGTERM and was killed", pid, timeout)
 }
 
-func freePort() (int, error) {
+// FreePort returns a loopback port nothing listens on at the moment.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("finding a free port: %w", err)
