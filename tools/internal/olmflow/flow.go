@@ -55,7 +55,7 @@ type Config struct {
 	HoldUpgrade bool
 	// Out receives the steps.
 	Out io.Writer
-	// StepTimeout bounds each wait; defaults to 2 minutes.
+	// StepTimeout bounds each wait; defaults to 3 minutes.
 	StepTimeout time.Duration
 }
 
@@ -71,7 +71,9 @@ type flow struct {
 	// the working tree, older ones from the commits that released them.
 	managers map[string]string
 	operator *operatorprocess.Operator
-	stops    []func()
+	// operatorVersion is the version operator runs.
+	operatorVersion string
+	stops           []func()
 
 	oldVersion, newVersion string
 	targets                []string // the OperatorGroup's target namespaces; nil for all
@@ -81,11 +83,11 @@ type flow struct {
 // Run installs the oldest released version through a Subscription, runs the
 // operator as OLM set it up, creates a Memcached, then publishes the newest
 // release and waits for OLM to upgrade. Everything it started is stopped
-// before it returns; on failure the error carries what an operator author
-// would look at: Subscription, InstallPlan and CSV conditions and OLM's logs.
+// before it returns. On failure, what an operator author would look at
+// (Subscription, InstallPlan and CSV conditions, OLM's logs) is written to Out.
 func Run(ctx context.Context, cfg Config) (err error) {
 	if cfg.StepTimeout == 0 {
-		cfg.StepTimeout = 2 * time.Minute
+		cfg.StepTimeout = 3 * time.Minute
 	}
 	if cfg.Out == nil {
 		cfg.Out = io.Discard
@@ -103,7 +105,10 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	if err := f.steps(ctx); err != nil {
-		return fmt.Errorf("%w\n%s", err, f.diagnostics(context.WithoutCancel(ctx)))
+		// The diagnostics go to Out and the error stays short, so that the
+		// last line a failing run prints is what went wrong.
+		fmt.Fprint(f.cfg.Out, f.diagnostics(context.WithoutCancel(ctx)))
+		return fmt.Errorf("%s: %w", f.cfg.Mode, err)
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/yaml"
@@ -153,7 +154,7 @@ func (f *flow) runOperator(ctx context.Context, version string) error {
 	if err != nil {
 		return err
 	}
-	f.operator = op
+	f.operator, f.operatorVersion = op, version
 	f.stops = append(f.stops, func() { _ = op.Stop() })
 	f.note(fmt.Sprintf("manager pid %d as system:serviceaccount:%s:%s, WATCH_NAMESPACE=%q, %s", op.Pid(), installNamespace, sa, watch, strings.Join(env, " ")))
 	return nil
@@ -393,17 +394,31 @@ func (f *flow) waitUpgraded(ctx context.Context) error {
 			last += ", old CSV still there"
 			return false, nil
 		}
+		// The CSV can succeed before OLM records the InstallPlan's steps (a
+		// status write that conflicts is retried by running the plan again),
+		// so the InstallPlan's own phase says when every step is applied.
+		plan := str(sub, "status", "installPlanRef", "name")
+		ip, err := f.dyn.Resource(installPlanGVR).Namespace(installNamespace).Get(ctx, plan, metav1.GetOptions{})
+		if err != nil {
+			last += ", InstallPlan " + plan + ": " + err.Error()
+			return false, nil
+		}
+		if phase := str(ip, "status", "phase"); phase != "Complete" {
+			last += ", InstallPlan " + plan + " " + phase
+			return false, nil
+		}
 		return true, nil
 	})
 	if err != nil {
 		return err
 	}
-	f.note(fmt.Sprintf("Subscription at %s (AtLatestKnown), CSV Succeeded, %s deleted", newCSV, oldCSV))
-	return f.checkCRDUpdated(ctx)
+	f.note(fmt.Sprintf("Subscription at %s (AtLatestKnown), CSV Succeeded, InstallPlan Complete, %s deleted", newCSV, oldCSV))
+	return f.waitCRDUpdated(ctx)
 }
 
-// checkCRDUpdated: every spec field of the new release's CRD is served.
-func (f *flow) checkCRDUpdated(ctx context.Context) error {
+// waitCRDUpdated waits until every spec field of the new release's CRD is
+// served.
+func (f *flow) waitCRDUpdated(ctx context.Context) error {
 	path := filepath.Join(f.cfg.RepoRoot, catalog.DefaultReleasesDir, f.newVersion, "manifests", "cache.example.com_memcacheds.yaml")
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -412,10 +427,6 @@ func (f *flow) checkCRDUpdated(ctx context.Context) error {
 	var want unstructured.Unstructured
 	if err := yaml.Unmarshal(data, &want.Object); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
-	}
-	got, err := f.dyn.Resource(crdGVR).Get(ctx, want.GetName(), metav1.GetOptions{})
-	if err != nil {
-		return err
 	}
 	fields := func(u *unstructured.Unstructured) []string {
 		versions, _, _ := unstructured.NestedSlice(u.Object, "spec", "versions")
@@ -429,18 +440,29 @@ func (f *flow) checkCRDUpdated(ctx context.Context) error {
 		slices.Sort(names)
 		return names
 	}
-	for _, field := range fields(&want) {
-		if !slices.Contains(fields(got), field) {
-			return fmt.Errorf("CRD %s was not updated: spec.%s of v%s is not served", want.GetName(), field, f.newVersion)
+	var served []string
+	last := "not read yet"
+	err = f.poll(ctx, "CRD "+want.GetName()+" to serve v"+f.newVersion+"'s schema", &last, func(ctx context.Context) (bool, error) {
+		got, err := f.dyn.Resource(crdGVR).Get(ctx, want.GetName(), metav1.GetOptions{})
+		if err != nil {
+			return false, err
 		}
+		served = fields(got)
+		for _, field := range fields(&want) {
+			if !slices.Contains(served, field) {
+				last = "spec." + field + " is not served"
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		return err
 	}
-	f.note(fmt.Sprintf("CRD %s serves v%s's schema: spec fields %v", want.GetName(), f.newVersion, fields(got)))
+	f.note(fmt.Sprintf("CRD %s serves v%s's schema: spec fields %v", want.GetName(), f.newVersion, served))
 	return nil
 }
 
-// checkOperandKept: after the upgrade and the new operator's first
-// reconciles, the Memcached and its Deployment are the same objects and no
-// memcached pod was restarted (the rendered pod template did not change).
 func (f *flow) checkOperandKept(ctx context.Context, before *operand) error {
 	f.say("The Memcached, its Deployment and its pods survived the upgrade")
 	// Let the new operator reconcile everything once.
@@ -519,36 +541,65 @@ func condition(u *unstructured.Unstructured, path ...string) (status, reason, me
 }
 
 // diagnostics is what an operator author looks at when an install or
-// upgrade fails.
+// upgrade fails: a summary of each OLM object (phases, conditions, step
+// states; not the manifests, which would bury the rest) and the logs.
 func (f *flow) diagnostics(ctx context.Context) string {
 	if f.dyn == nil {
 		return ""
 	}
 	var b strings.Builder
 	b.WriteString("\n=== OLM state ===\n")
-	dump := func(title string, list *unstructured.UnstructuredList, err error) {
+	list := func(title string, gvr schema.GroupVersionResource, summary func(*unstructured.Unstructured) string) {
 		fmt.Fprintf(&b, "--- %s\n", title)
+		items, err := f.dyn.Resource(gvr).Namespace(installNamespace).List(ctx, metav1.ListOptions{})
 		if err != nil {
-			fmt.Fprintf(&b, "(%v)\n", err)
+			fmt.Fprintf(&b, "  (%v)\n", err)
 			return
 		}
-		for _, item := range list.Items {
-			status, _, _ := unstructured.NestedFieldNoCopy(item.Object, "status")
-			out, _ := yaml.Marshal(status)
-			fmt.Fprintf(&b, "%s:\n%s", item.GetName(), indent(string(out)))
+		for i := range items.Items {
+			fmt.Fprintf(&b, "  %s: %s\n", items.Items[i].GetName(), summary(&items.Items[i]))
 		}
 	}
-	subs, err := f.dyn.Resource(subscriptionGVR).Namespace(installNamespace).List(ctx, metav1.ListOptions{})
-	dump("Subscriptions (status)", subs, err)
-	ips, err := f.dyn.Resource(installPlanGVR).Namespace(installNamespace).List(ctx, metav1.ListOptions{})
-	dump("InstallPlans (status)", ips, err)
-	csvs, err := f.dyn.Resource(csvGVR).Namespace(installNamespace).List(ctx, metav1.ListOptions{})
-	dump("ClusterServiceVersions (status)", csvs, err)
+	list("Subscriptions", subscriptionGVR, func(u *unstructured.Unstructured) string {
+		return fmt.Sprintf("state %q installedCSV %q currentCSV %q%s", str(u, "status", "state"), str(u, "status", "installedCSV"),
+			str(u, "status", "currentCSV"), conditionsText(u, "status", "conditions"))
+	})
+	list("InstallPlans", installPlanGVR, func(u *unstructured.Unstructured) string {
+		csvs, _, _ := unstructured.NestedStringSlice(u.Object, "spec", "clusterServiceVersionNames")
+		approved, _, _ := unstructured.NestedBool(u.Object, "spec", "approved")
+		steps, _, _ := unstructured.NestedSlice(u.Object, "status", "plan")
+		counts := map[string]int{}
+		for _, s := range steps {
+			st, _, _ := unstructured.NestedString(s.(map[string]any), "status")
+			counts[st]++
+		}
+		lookups, _, _ := unstructured.NestedSlice(u.Object, "status", "bundleLookups")
+		return fmt.Sprintf("csvs %v approved %t phase %q steps %v bundleLookups %d%s", csvs, approved, str(u, "status", "phase"),
+			counts, len(lookups), conditionsText(u, "status", "conditions"))
+	})
+	list("ClusterServiceVersions", csvGVR, func(u *unstructured.Unstructured) string {
+		return fmt.Sprintf("phase %q reason %q: %s", str(u, "status", "phase"), str(u, "status", "reason"), str(u, "status", "message"))
+	})
+	list("OperatorConditions", conditionGVR, func(u *unstructured.Unstructured) string {
+		return conditionsText(u, "spec", "conditions")
+	})
 	if f.olm != nil {
 		b.WriteString(f.olm.Logs(40))
 	}
-	if f.operator != nil {
-		fmt.Fprintf(&b, "--- operator log\n%s\n", logtail.Tail(filepath.Join(f.cfg.WorkDir, "operator-"+f.oldVersion+".log"), 30))
+	if f.operatorVersion != "" {
+		path := filepath.Join(f.cfg.WorkDir, "operator-"+f.operatorVersion+".log")
+		fmt.Fprintf(&b, "--- operator v%s (last 30 lines of %s)\n%s\n", f.operatorVersion, path, logtail.Tail(path, 30))
+	}
+	return b.String()
+}
+
+// conditionsText renders a list of conditions on one line each.
+func conditionsText(u *unstructured.Unstructured, path ...string) string {
+	conds, _, _ := unstructured.NestedSlice(u.Object, path...)
+	var b strings.Builder
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		fmt.Fprintf(&b, "\n      %v=%v %v: %v", m["type"], m["status"], m["reason"], m["message"])
 	}
 	return b.String()
 }
