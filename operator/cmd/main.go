@@ -25,6 +25,7 @@ import (
 
 	cachev1 "github.com/example-inc/memcached-operator/operator/api/v1"
 	"github.com/example-inc/memcached-operator/operator/internal/controller"
+	"github.com/example-inc/memcached-operator/operator/internal/health"
 	"github.com/example-inc/memcached-operator/operator/internal/platform"
 	"github.com/example-inc/memcached-operator/operator/internal/scope"
 	"github.com/example-inc/memcached-operator/operator/internal/upgradeable"
@@ -71,7 +72,7 @@ func main() {
 		"Enable leader election for controller manager. Enabling this will ensure there is only one active controller manager.")
 	flag.StringVar(&leaderElectionNamespace, "leader-election-namespace", "",
 		"Namespace of the leader election lease; defaults to the operator's own namespace in a cluster.")
-	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", 4, "How many Memcacheds are reconciled at once.")
+	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", 8, "How many Memcacheds are reconciled at once.")
 	flag.Float64Var(&qps, "kube-api-qps", 50, "Queries per second the operator may send to the API server.")
 	flag.IntVar(&burst, "kube-api-burst", 100, "Burst of queries the operator may send to the API server.")
 	opts := zap.Options{Development: false}
@@ -165,7 +166,7 @@ func main() {
 		setupLog.Error(err, "Unable to set up health check")
 		os.Exit(1)
 	}
-	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+	if err := mgr.AddReadyzCheck("readyz", health.CacheSynced(mgr.GetCache())); err != nil {
 		setupLog.Error(err, "Unable to set up ready check")
 		os.Exit(1)
 	}

@@ -186,8 +186,17 @@ type MemcachedStatus struct {
 	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
 }
 
+// MaxNameLength is the longest Memcached name the API accepts: its headless
+// Service, <name>-headless, must still be a DNS label (63 characters).
+const MaxNameLength = 54
+
 // Memcached runs a memcached cluster of spec.size pods.
 //
+// Its name is refused at the API when it could not name the Services (DNS
+// labels of at most 63 characters, the headless one with a suffix) or be the
+// value of the pods' instance label.
+//
+// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 54 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must be at most 54 characters of lowercase letters, digits and '-', starting with a letter: it names the Memcached's Services (<name> and <name>-headless) and is its pods' app.kubernetes.io/instance label"
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:categories=all

@@ -1,11 +1,14 @@
 package controller
 
 import (
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/ptr"
 
 	cachev1 "github.com/example-inc/memcached-operator/operator/api/v1"
@@ -156,5 +159,21 @@ func TestServiceMetricsPortRemovedWithMonitoring(t *testing.T) {
 	}
 	if merged := mergeService(desired, stored); len(merged.Spec.Ports) != 1 || merged.Spec.Ports[0].Name != "memcached" {
 		t.Errorf("merged ports %+v, want memcached only", merged.Spec.Ports)
+	}
+}
+
+// TestLongestNameFits: the longest name the API accepts still makes valid
+// Service names and label values (the CRD's rule uses MaxNameLength).
+func TestLongestNameFits(t *testing.T) {
+	m := &cachev1.Memcached{ObjectMeta: metav1.ObjectMeta{Name: strings.Repeat("m", cachev1.MaxNameLength), Namespace: "ns"}}
+	for _, name := range []string{m.Name, HeadlessServiceName(m)} {
+		if errs := validation.IsDNS1035Label(name); len(errs) > 0 {
+			t.Errorf("Service name %q: %v", name, errs)
+		}
+	}
+	for k, v := range objectLabels(m.Name) {
+		if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
+			t.Errorf("label %s=%q: %v", k, v, errs)
+		}
 	}
 }

@@ -78,3 +78,45 @@ func TestSchemaValidation(t *testing.T) {
 		})
 	}
 }
+
+// TestNameValidation: the name of a Memcached names its Services, which
+// must be DNS labels, and is a label value; names that cannot be are refused
+// at the API rather than failing at reconcile time.
+func TestNameValidation(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t)
+	for _, tc := range []struct {
+		name  string
+		valid bool
+	}{
+		{name: "cache", valid: true},
+		{name: "a", valid: true},
+		{name: "team-a-cache-2", valid: true},
+		{name: strings.Repeat("m", cachev1.MaxNameLength), valid: true},
+		{name: strings.Repeat("m", cachev1.MaxNameLength+1)},
+		{name: strings.Repeat("m", 64)},
+		{name: strings.Repeat("m", 253)},
+		{name: "my.cache"},
+		{name: "1cache"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u := &unstructured.Unstructured{Object: map[string]any{
+				"apiVersion": cachev1.GroupVersion.String(),
+				"kind":       "Memcached",
+				"metadata":   map[string]any{"namespace": ns, "name": tc.name},
+				"spec":       map[string]any{"size": int64(1)},
+			}}
+			err := k8sClient.Create(t.Context(), u)
+			switch {
+			case tc.valid && err != nil:
+				t.Fatalf("valid name refused: %v", err)
+			case tc.valid:
+				return
+			case !apierrors.IsInvalid(err):
+				t.Fatalf("got %v, want an Invalid error about metadata.name", err)
+			case !strings.Contains(err.Error(), "metadata.name"):
+				t.Errorf("error does not name metadata.name: %v", err)
+			}
+		})
+	}
+}

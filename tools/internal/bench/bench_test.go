@@ -242,7 +242,7 @@ func TestReport(t *testing.T) {
 	if err := r.WriteMarkdown(&md); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"other processes competed", "| 100 | 199 |", "0 in 60 s", "+1.6 %", "| 1 | 20 | 40 |", "reconciles=4 qps=50 burst=100"} {
+	for _, want := range []string{"other processes competed", "| 100 | 199 |", "0 in 60 s", "+1.6 %", "| 1 | 20 | 40 |", "reconciles=8 qps=50 burst=100"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md.String())
 		}

@@ -22,7 +22,7 @@ type Setting struct {
 }
 
 // DefaultSetting is what operator/cmd/main.go defaults to.
-var DefaultSetting = Setting{MaxConcurrentReconciles: 4, QPS: 50, Burst: 100}
+var DefaultSetting = Setting{MaxConcurrentReconciles: 8, QPS: 50, Burst: 100}
 
 // Args are the manager flags of the setting.
 func (s Setting) Args() []string {

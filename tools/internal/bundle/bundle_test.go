@@ -580,10 +580,10 @@ func TestCommittedBundleIsUpToDate(t *testing.T) {
 		ConfigDir:      filepath.Join(repoRoot, "config"),
 		OutputDir:      filepath.Join(repoRoot, "bundle"),
 		Dockerfile:     filepath.Join(repoRoot, "bundle.Dockerfile"),
-		Version:        committedVersion,
+		Version:        committedVersion(t),
 		Channels:       []string{makefileChannel},
 		DefaultChannel: makefileChannel,
-		Image:          committedImage,
+		Image:          "quay.io/example-inc/memcached-operator:v" + committedVersion(t),
 	}
 	out, err := Build(context.Background(), opts)
 	if err != nil {
@@ -637,9 +637,20 @@ func BenchmarkGenerate(b *testing.B) {
 	}
 }
 
-// The version the committed bundle/ was generated for: the Makefile's VERSION
-// default (the golden tests above stay on the frozen 0.1.0 inputs).
-const (
-	committedVersion = "0.2.0"
-	committedImage   = "quay.io/example-inc/memcached-operator:v0.2.0"
-)
+// committedVersion is the version the committed bundle/ was generated for:
+// the Makefile's VERSION default (the golden tests above stay on the frozen
+// 0.1.0 inputs).
+func committedVersion(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VERSION ?= "); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	t.Fatal("Makefile: no `VERSION ?= ` line")
+	return ""
+}

@@ -87,7 +87,7 @@ state stay in --work-dir.`,
 	f.StringVar(&crs, "crs", "100,500", "Convergence runs: how many Memcacheds each creates at once (comma-separated)")
 	f.DurationVar(&cfg.Idle, "idle", 60*time.Second, "Idle window after each convergence run, in which the operator should write nothing")
 	f.IntVar(&cfg.Unrelated, "unrelated", 10000, "Unrelated Pods and Deployments created after the last run, to see whether the manager's memory follows them (0 skips)")
-	f.StringVar(&sweep, "sweep", "1/50,4/50,8/50,4/20,4/100,8/100", "Settings to sweep, RECONCILES/QPS[/BURST] (burst defaults to 2*QPS), comma-separated; empty skips")
+	f.StringVar(&sweep, "sweep", "1/50,4/50,8/50,16/50,8/20,8/100", "Settings to sweep, RECONCILES/QPS[/BURST] (burst defaults to 2*QPS), comma-separated; empty skips")
 	f.IntVar(&sweepCRs, "sweep-crs", 100, "Memcacheds per sweep run")
 	f.DurationVar(&cfg.Timeout, "timeout", 15*time.Minute, "Give up on a convergence run after this long")
 	f.StringVar(&cfg.RepoRoot, "repo-root", ".", "The repository root (config/ and operator/)")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -55,6 +56,11 @@ type Config struct {
 	HoldUpgrade bool
 	// Out receives the steps.
 	Out io.Writer
+	// ManagerDir receives the manager binaries, one per version, built only
+	// if missing there; defaults to WorkDir. The newest is built from the
+	// working tree, so runs share a ManagerDir only while it is unchanged
+	// (the subtests of one test run, for instance).
+	ManagerDir string
 	// StepTimeout bounds each wait; defaults to 3 minutes.
 	StepTimeout time.Duration
 }
@@ -155,14 +161,36 @@ func (f *flow) start(ctx context.Context) error {
 	}
 	f.stops = append(f.stops, func() { _ = o.Stop() })
 	f.olm = o
+	return f.buildManagers(ctx)
+}
+
+// buildManagers builds the oldest release's manager from the commit that
+// recorded it and the newest from the working tree, unless ManagerDir has
+// them already.
+func (f *flow) buildManagers(ctx context.Context) error {
+	dir := f.cfg.ManagerDir
+	if dir == "" {
+		dir = f.cfg.WorkDir
+	}
 	f.managers = map[string]string{
-		f.oldVersion: filepath.Join(f.cfg.WorkDir, "manager-"+f.oldVersion),
-		f.newVersion: filepath.Join(f.cfg.WorkDir, "manager-"+f.newVersion),
+		f.oldVersion: filepath.Join(dir, "manager-"+f.oldVersion),
+		f.newVersion: filepath.Join(dir, "manager-"+f.newVersion),
 	}
-	if err := operatorprocess.BuildRelease(ctx, f.cfg.RepoRoot, f.oldVersion, f.managers[f.oldVersion]); err != nil {
-		return err
+	build := map[string]func() error{
+		f.oldVersion: func() error {
+			return operatorprocess.BuildRelease(ctx, f.cfg.RepoRoot, f.oldVersion, f.managers[f.oldVersion])
+		},
+		f.newVersion: func() error { return operatorprocess.Build(ctx, f.cfg.RepoRoot, f.managers[f.newVersion]) },
 	}
-	return operatorprocess.Build(ctx, f.cfg.RepoRoot, f.managers[f.newVersion])
+	for _, v := range []string{f.oldVersion, f.newVersion} {
+		if _, err := os.Stat(f.managers[v]); err == nil {
+			continue
+		}
+		if err := build[v](); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (f *flow) steps(ctx context.Context) error {

@@ -27,6 +27,7 @@ func TestInstallAndUpgradeThroughOLM(t *testing.T) {
 			t.Fatalf("%s missing: run `make k8s-binaries olm-binaries` (%v)", need, err)
 		}
 	}
+	managers := t.TempDir() // built once, shared by the subtests
 	for _, tc := range []struct {
 		mode olmflow.InstallMode
 		hold bool
@@ -43,6 +44,7 @@ func TestInstallAndUpgradeThroughOLM(t *testing.T) {
 				K8sBinDir:   k8sBin,
 				OLMBinDir:   olmBin,
 				WorkDir:     t.TempDir(),
+				ManagerDir:  managers,
 				Mode:        tc.mode,
 				HoldUpgrade: tc.hold,
 				Out:         &out,

@@ -279,35 +279,46 @@ func (f *flow) startHeldRollout(ctx context.Context) error {
 	return err
 }
 
-// showUpgradeHeld waits until OLM has created the new CSV and keeps it
-// Pending because the operator is not upgradeable, then checks for a while
-// that the old CSV stays and the new one does not succeed.
+// showUpgradeHeld waits until OLM has created the CSV that replaces the
+// installed one (the next release on the channel, which need not be the
+// newest) and keeps it Pending because the operator is not upgradeable, then
+// checks for a while that the old CSV stays and no other one succeeds.
 func (f *flow) showUpgradeHeld(ctx context.Context) error {
 	f.say("OLM holds the upgrade while the operator reports Upgradeable=False")
-	oldCSV, newCSV := csvName(f.oldVersion), csvName(f.newVersion)
-	held := func(ctx context.Context) (string, error) {
-		if _, err := f.dyn.Resource(csvGVR).Namespace(installNamespace).Get(ctx, oldCSV, metav1.GetOptions{}); err != nil {
-			return "", fmt.Errorf("CSV %s is gone while the operator reported Upgradeable=False: %w", oldCSV, err)
+	oldCSV := csvName(f.oldVersion)
+	// held returns the name and state of the CSV OLM holds back, if any yet.
+	held := func(ctx context.Context) (string, string, error) {
+		list, err := f.dyn.Resource(csvGVR).Namespace(installNamespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return "", "", err
 		}
-		csv, err := f.dyn.Resource(csvGVR).Namespace(installNamespace).Get(ctx, newCSV, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return "", nil
-		} else if err != nil {
-			return "", err
+		var name, state string
+		oldThere := false
+		for i := range list.Items {
+			csv := &list.Items[i]
+			if csv.GetName() == oldCSV {
+				oldThere = true
+				continue
+			}
+			if str(csv, "status", "phase") == "Succeeded" {
+				return "", "", fmt.Errorf("CSV %s succeeded while the operator reported Upgradeable=False", csv.GetName())
+			}
+			name, state = csv.GetName(), str(csv, "status", "reason")+": "+str(csv, "status", "message")
 		}
-		if str(csv, "status", "phase") == "Succeeded" {
-			return "", fmt.Errorf("CSV %s succeeded while the operator reported Upgradeable=False", newCSV)
+		if !oldThere {
+			return "", "", fmt.Errorf("CSV %s is gone while the operator reported Upgradeable=False", oldCSV)
 		}
-		return str(csv, "status", "reason") + ": " + str(csv, "status", "message"), nil
+		return name, state, nil
 	}
-	last := "no CSV " + newCSV + " yet"
-	err := f.poll(ctx, "OLM to hold "+newCSV+" back", &last, func(ctx context.Context) (bool, error) {
-		state, err := held(ctx)
+	var next string
+	last := "no new CSV yet"
+	err := f.poll(ctx, "OLM to hold the upgrade of "+oldCSV+" back", &last, func(ctx context.Context) (bool, error) {
+		name, state, err := held(ctx)
 		if err != nil {
 			return false, err
 		}
-		if state != "" {
-			last = state
+		if name != "" {
+			next, last = name, name+" "+state
 		}
 		return strings.HasPrefix(state, "OperatorConditionNotUpgradeable"), nil
 	})
@@ -316,11 +327,11 @@ func (f *flow) showUpgradeHeld(ctx context.Context) error {
 	}
 	const window = 10 * time.Second
 	for deadline := time.Now().Add(window); time.Now().Before(deadline); time.Sleep(time.Second) {
-		if _, err := held(ctx); err != nil {
+		if _, _, err := held(ctx); err != nil {
 			return err
 		}
 	}
-	f.note(fmt.Sprintf("CSV %s stays Pending (%s) for %s; %s keeps running", newCSV, last, window, oldCSV))
+	f.note(fmt.Sprintf("CSV %s stays Pending (%s) for %s; %s keeps running", next, strings.TrimPrefix(last, next+" "), window, oldCSV))
 	return nil
 }
 
@@ -367,7 +378,7 @@ func (f *flow) publishNewVersion(ctx context.Context) error {
 }
 
 // waitUpgraded waits for OLM's end state: the Subscription at the newest
-// version, its CSV Succeeded, the old CSV gone, the CRD updated.
+// version, its CSV Succeeded and the only one left, the CRD updated.
 func (f *flow) waitUpgraded(ctx context.Context) error {
 	f.say(fmt.Sprintf("OLM upgrades the Subscription to v%s on its own", f.newVersion))
 	oldCSV, newCSV := csvName(f.oldVersion), csvName(f.newVersion)
@@ -390,9 +401,17 @@ func (f *flow) waitUpgraded(ctx context.Context) error {
 			last += ", new CSV " + phase
 			return false, nil
 		}
-		if _, err := f.dyn.Resource(csvGVR).Namespace(installNamespace).Get(ctx, oldCSV, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-			last += ", old CSV still there"
-			return false, nil
+		// OLM walks the channel one release at a time: every CSV before
+		// the newest, the installed one and any in between, is deleted.
+		list, err := f.dyn.Resource(csvGVR).Namespace(installNamespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		for i := range list.Items {
+			if name := list.Items[i].GetName(); name != newCSV {
+				last += ", CSV " + name + " still there"
+				return false, nil
+			}
 		}
 		// The CSV can succeed before OLM records the InstallPlan's steps (a
 		// status write that conflicts is retried by running the plan again),
@@ -412,7 +431,7 @@ func (f *flow) waitUpgraded(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	f.note(fmt.Sprintf("Subscription at %s (AtLatestKnown), CSV Succeeded, InstallPlan Complete, %s deleted", newCSV, oldCSV))
+	f.note(fmt.Sprintf("Subscription at %s (AtLatestKnown), CSV Succeeded, InstallPlan Complete, %s and any release between deleted", newCSV, oldCSV))
 	return f.waitCRDUpdated(ctx)
 }
 

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/distribution/reference"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/kustomize/api/krusty"
@@ -30,6 +31,9 @@ type Image struct {
 
 // ParseImage reads NAME=REFERENCE, where REFERENCE is a repository with an
 // optional :tag or @sha256:digest, e.g. controller=quay.io/example/op:v0.1.0.
+// NAME=@sha256:... pins the digest and keeps the repository, as kustomize's
+// images field allows. Whatever is not a valid reference part is refused
+// here, so that a typo never reaches a rendered manifest.
 func ParseImage(s string) (Image, error) {
 	name, ref, ok := strings.Cut(s, "=")
 	if !ok || name == "" || ref == "" {
@@ -37,21 +41,46 @@ func ParseImage(s string) (Image, error) {
 	}
 	img := Image{Name: name}
 	if repo, digest, ok := strings.Cut(ref, "@"); ok {
-		if !strings.HasPrefix(digest, "sha256:") || len(digest) != len("sha256:")+64 {
-			return Image{}, fmt.Errorf("image %q: digest %q is not sha256:<64 hex digits>", s, digest)
+		if !validDigest(digest) {
+			return Image{}, fmt.Errorf("image %q: digest %q is not sha256:<64 lowercase hex digits>", s, digest)
 		}
 		img.NewName, img.Digest = repo, digest
-		return img, nil
-	}
-	img.NewName = ref
-	// A colon after the last slash starts the tag; one before it is a port.
-	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
-		img.NewName, img.NewTag = ref[:i], ref[i+1:]
+	} else {
+		img.NewName = ref
+		// A colon after the last slash starts the tag; one before it is a port.
+		if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+			img.NewName, img.NewTag = ref[:i], ref[i+1:]
+		}
+		if img.NewName == "" {
+			return Image{}, fmt.Errorf("image %q: empty repository", s)
+		}
 	}
 	if img.NewName == "" {
-		return Image{}, fmt.Errorf("image %q: empty repository", s)
+		return img, nil
+	}
+	named, err := reference.ParseNormalizedNamed(img.NewName)
+	if err != nil || !reference.IsNameOnly(named) {
+		return Image{}, fmt.Errorf("image %q: repository %q is not a valid image name", s, img.NewName)
+	}
+	if _, isTag := strings.CutPrefix(ref, img.NewName+":"); isTag && img.Digest == "" {
+		if _, err := reference.WithTag(named, img.NewTag); err != nil {
+			return Image{}, fmt.Errorf("image %q: tag %q: %w", s, img.NewTag, err)
+		}
 	}
 	return img, nil
+}
+
+func validDigest(d string) bool {
+	hex, ok := strings.CutPrefix(d, "sha256:")
+	if !ok || len(hex) != 64 {
+		return false
+	}
+	for _, c := range hex {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // Render builds the kustomization in dir and returns the multi-document YAML

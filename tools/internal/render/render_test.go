@@ -21,6 +21,14 @@ func TestParseImage(t *testing.T) {
 		{in: "controller", wantErr: "want NAME="},
 		{in: "=quay.io/op", wantErr: "want NAME="},
 		{in: "controller=quay.io/op@sha256:short", wantErr: "is not sha256"},
+		{in: "controller=quay.io/op@sha256:" + strings.Repeat("g", 64), wantErr: "is not sha256"},
+		{in: "controller=@" + digest, want: Image{Name: "controller", Digest: digest}},
+		{in: "controller=quay.io/op:", wantErr: `tag ""`},
+		{in: "controller=::", wantErr: `repository ":"`},
+		{in: "controller=:v1", wantErr: "empty repository"},
+		{in: "controller=quay.io/op:v 1", wantErr: `tag "v 1"`},
+		{in: "controller=quay.io/my op:v1", wantErr: `repository "quay.io/my op"`},
+		{in: "controller=Quay.io/Op", wantErr: `repository "Quay.io/Op"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

@@ -1,0 +1,2 @@
+// Package health holds the manager's probe checks beyond a plain ping.
+package health
