@@ -9,6 +9,8 @@
 //   - every version the older CRD serves is still served;
 //   - no field becomes required (without a default) inside an object that
 //     existed before;
+//   - no field that an older alm-examples custom resource sets is gone from the
+//     newer schema (the API server would prune it: silent data loss);
 //   - every alm-examples custom resource of every older release still validates
 //     against the newer CRD, after the pruning and defaulting the API server
 //     applies to stored objects: validated with k8s.io/apiextensions-apiserver's
@@ -461,11 +463,18 @@ func (c *checker) schema(crdName string, v *apiextensionsv1.CustomResourceDefini
 // validate does to a copy of obj what the API server does to a stored object
 // of an upgraded CRD — prune unknown fields, apply defaults — and validates it
 // as on an update: OpenAPI schema, then x-kubernetes-validations rules.
+// A field the schema does not know is an error too: the API server drops it
+// (from a stored object when it is read), so a field removed from a newer
+// schema is data that existing resources lose on upgrade.
 func (vs *versionSchema) validate(obj map[string]any) field.ErrorList {
 	o := runtime.DeepCopyJSON(obj)
-	pruning.Prune(o, vs.structural, true)
+	pruned := pruning.PruneWithOptions(o, vs.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})
+	var errs field.ErrorList
+	for _, path := range pruned {
+		errs = append(errs, field.Forbidden(field.NewPath(path), "not in the schema: the API server prunes it, and existing resources that set it lose it"))
+	}
 	structuraldefaulting.Default(o, vs.structural)
-	errs := validation.ValidateCustomResource(nil, o, vs.validator)
+	errs = append(errs, validation.ValidateCustomResource(nil, o, vs.validator)...)
 	if vs.cel != nil {
 		celErrs, _ := vs.cel.Validate(context.Background(), nil, vs.structural, o, nil, celconfig.RuntimeCELCostBudget)
 		errs = append(errs, celErrs...)

@@ -252,3 +252,29 @@ func TestOwnExampleFailingItsCRD(t *testing.T) {
 		t.Errorf("want 1 problem, got %v", p.Err("crd"))
 	}
 }
+
+// TestRemovedFieldFailsOlderExample: a field an older example sets and the
+// newer schema no longer has would be pruned from existing resources.
+func TestRemovedFieldFailsOlderExample(t *testing.T) {
+	withVerbosity := fixture.EditSpecSchema(func(spec map[string]any) {
+		spec["properties"].(map[string]any)["verbosity"] = map[string]any{"type": "string"}
+	})
+	releases := []Release{
+		rel(t, "0.1.0", withVerbosity, fixture.SetExamples(`[{"apiVersion":"cache.example.com/v1","kind":"Memcached","metadata":{"name":"chatty"},"spec":{"size":1,"verbosity":"debug"}}]`)),
+		rel(t, "0.2.0"),
+	}
+	p := Check("memcached-operator", releases, nil)
+	expectProblem(t, p, "memcached-operator.v0.2.0", crdField+" v1 spec.verbosity", `"chatty" of memcached-operator.v0.1.0`, "prunes it")
+	if len(p) != 1 {
+		t.Errorf("want 1 problem, got %v", p.Err("crd"))
+	}
+}
+
+// TestOwnExampleWithUnknownField: an example that sets a field its own CRD
+// does not have is broken (the API server drops the field or refuses it).
+func TestOwnExampleWithUnknownField(t *testing.T) {
+	p := Check("memcached-operator", []Release{
+		rel(t, "0.1.0", fixture.SetExamples(`[{"apiVersion":"cache.example.com/v1","kind":"Memcached","metadata":{"name":"typo"},"spec":{"size":1,"sise":2}}]`)),
+	}, nil)
+	expectProblem(t, p, "memcached-operator.v0.1.0", crdField+" v1 spec.sise", "own alm-examples", "prunes it")
+}
