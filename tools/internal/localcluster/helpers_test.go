@@ -254,29 +254,6 @@ func TestAllocatePorts(t *testing.T) {
 	}
 }
 
-func TestFormatTail(t *testing.T) {
-	long := strings.Repeat("x", tailLineMax+10)
-	tests := []struct {
-		name string
-		text string
-		n    int
-		want string
-	}{
-		{"empty", "", 3, ""},
-		{"fewer lines than asked", "a\nb\n", 3, "    a\n    b"},
-		{"last lines only", "a\nb\nc\nd\n", 2, "    c\n    d"},
-		{"no trailing newline", "a\nb", 1, "    b"},
-		{"long line cut", long + "\n", 1, "    " + long[:tailLineMax] + "..."},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := formatTail(tt.text, tt.n); got != tt.want {
-				t.Errorf("formatTail() = %q, want %q", got, tt.want)
-			}
-		})
-	}
-}
-
 func TestReadPidFile(t *testing.T) {
 	dir := t.TempDir()
 	tests := []struct {

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/example-inc/memcached-operator/tools/internal/logtail"
 )
 
 const (
@@ -249,57 +251,19 @@ func discover(l layout, ports map[string][]int) ([]*process, error) {
 
 // tailLines is how much of a log an error quotes: enough for a stack trace's
 // head or the last few retries, short enough to read in a terminal.
-const (
-	tailLines    = 15
-	tailMaxBytes = 64 << 10
-	tailLineMax  = 400
-)
+const tailLines = 15
 
 // withLogTail appends the end of a component's log to err, because the
 // reason a component failed is almost always in its last lines.
 func withLogTail(err error, logFile string) error {
-	tail := tailFile(logFile, tailLines)
+	if _, statErr := os.Stat(logFile); statErr != nil {
+		return fmt.Errorf("%w (no log %s)", err, logFile)
+	}
+	tail := logtail.Tail(logFile, tailLines)
 	if tail == "" {
 		return fmt.Errorf("%w (log %s is empty)", err, logFile)
 	}
-	return fmt.Errorf("%w; last lines of %s:\n%s", err, logFile, tail)
-}
-
-// tailFile returns the last n lines of a file, indented, each cut to a
-// readable length (apiserver lines can be kilobytes long).
-func tailFile(path string, n int) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return ""
-	}
-	offset := max(info.Size()-tailMaxBytes, 0)
-	buf := make([]byte, info.Size()-offset)
-	if _, err := f.ReadAt(buf, offset); err != nil {
-		return ""
-	}
-	return formatTail(string(buf), n)
-}
-
-func formatTail(text string, n int) string {
-	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
-	if len(lines) == 1 && lines[0] == "" {
-		return ""
-	}
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	for i, line := range lines {
-		if len(line) > tailLineMax {
-			line = line[:tailLineMax] + "..."
-		}
-		lines[i] = "    " + line
-	}
-	return strings.Join(lines, "\n")
+	return fmt.Errorf("%w; last lines of %s:\n    %s", err, logFile, strings.ReplaceAll(tail, "\n", "\n    "))
 }
 
 // cmdlineMatches reports whether a command line is the given component of
