@@ -115,11 +115,17 @@ func main() {
 		setupLog.Error(err, "Unable to detect the ServiceMonitor API")
 		os.Exit(1)
 	}
+	prometheusRules, err := platform.HasPrometheusRules(discoveryClient)
+	if err != nil {
+		setupLog.Error(err, "Unable to detect the PrometheusRule API")
+		os.Exit(1)
+	}
 
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme: scheme,
-		Cache:  scope.CacheOptions(namespaces, controller.ManagedSelector(), controller.CachedObjects(serviceMonitors)),
-		// ServiceMonitors are handled as unstructured objects: read them
+		Cache:  scope.CacheOptions(namespaces, controller.ManagedSelector(), controller.CachedObjects(serviceMonitors, prometheusRules)),
+		// ServiceMonitors and PrometheusRules are handled as unstructured
+		// objects: read them
 		// from the cache too.
 		Client:                        client.Options{Cache: &client.CacheOptions{Unstructured: true}},
 		Metrics:                       metricsOptions,
@@ -151,6 +157,7 @@ func main() {
 		Recorder:                mgr.GetEventRecorder(controller.ManagerName),
 		Operand:                 operand,
 		ServiceMonitors:         serviceMonitors,
+		PrometheusRules:         prometheusRules,
 		MaxConcurrentReconciles: maxConcurrentReconciles,
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "Unable to create controller", "controller", "Memcached")
@@ -171,7 +178,7 @@ func main() {
 		os.Exit(1)
 	}
 
-	setupLog.Info("Starting manager", "namespaces", namespaces, "openShift", openShift, "serviceMonitors", serviceMonitors,
+	setupLog.Info("Starting manager", "namespaces", namespaces, "openShift", openShift, "serviceMonitors", serviceMonitors, "prometheusRules", prometheusRules,
 		"defaultImage", operand.DefaultImage, "defaultExporterImage", operand.DefaultExporterImage)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		setupLog.Error(err, "Problem running manager")

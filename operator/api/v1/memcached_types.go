@@ -140,9 +140,10 @@ const (
 // MonitoringSpec configures the metrics of a memcached cluster.
 type MonitoringSpec struct {
 	// Enabled adds a memcached exporter sidecar serving Prometheus metrics
-	// on port 9150 (named metrics, also on the Service) and, when the cluster
-	// serves monitoring.coreos.com/v1 ServiceMonitors at the operator's
-	// start, a ServiceMonitor scraping it.
+	// on port 9150 (named metrics, also on the Service) and, where the
+	// cluster serves the Prometheus Operator's monitoring.coreos.com/v1 API
+	// at the operator's start, a ServiceMonitor scraping it and a
+	// PrometheusRule with alerts on it.
 	// +optional
 	Enabled bool `json:"enabled,omitempty"`
 

@@ -38,18 +38,21 @@ func TestPodToMemcached(t *testing.T) {
 }
 
 func TestCachedObjects(t *testing.T) {
-	kinds := func(serviceMonitors bool) []string {
+	kinds := func(serviceMonitors, prometheusRules bool) []string {
 		var out []string
-		for _, o := range CachedObjects(serviceMonitors) {
+		for _, o := range CachedObjects(serviceMonitors, prometheusRules) {
 			out = append(out, kindName(o))
 		}
 		return out
 	}
 	want := []string{"Deployment", "Pod", "Service", "PodDisruptionBudget"}
-	if got := kinds(false); !slices.Equal(got, want) {
-		t.Errorf("without ServiceMonitors: %v, want %v", got, want)
+	if got := kinds(false, false); !slices.Equal(got, want) {
+		t.Errorf("without the monitoring APIs: %v, want %v", got, want)
 	}
-	if got := kinds(true); !slices.Equal(got, append(want, "ServiceMonitor")) {
+	if got := kinds(true, false); !slices.Equal(got, append(slices.Clone(want), "ServiceMonitor")) {
 		t.Errorf("with ServiceMonitors: %v, want %v and ServiceMonitor", got, want)
+	}
+	if got := kinds(true, true); !slices.Equal(got, append(slices.Clone(want), "ServiceMonitor", "PrometheusRule")) {
+		t.Errorf("with both: %v, want %v, ServiceMonitor and PrometheusRule", got, want)
 	}
 }

@@ -56,7 +56,7 @@ const (
 var errDeploymentNotOwned = errors.New("the operator leaves it alone")
 
 // MemcachedReconciler runs each Memcached as a Deployment of memcached pods,
-// with its Services, PodDisruptionBudget and ServiceMonitor.
+// with its Services, PodDisruptionBudget, ServiceMonitor and PrometheusRule.
 type MemcachedReconciler struct {
 	Client client.Client
 	Scheme *runtime.Scheme
@@ -68,6 +68,9 @@ type MemcachedReconciler struct {
 	// Operator's ServiceMonitor API (detected once at start): only then does
 	// the reconciler watch, create or delete ServiceMonitors.
 	ServiceMonitors bool
+	// PrometheusRules, likewise, for the PrometheusRule API: the alerts of
+	// a monitored Memcached.
+	PrometheusRules bool
 	// MaxConcurrentReconciles is how many Memcacheds reconcile at once.
 	MaxConcurrentReconciles int
 }
@@ -75,10 +78,13 @@ type MemcachedReconciler struct {
 // CachedObjects are the kinds the reconciler reads and watches of which the
 // manager's cache needs only the operator's own, selected by
 // ManagedSelector: every kind it creates, and the pods.
-func CachedObjects(serviceMonitors bool) []client.Object {
+func CachedObjects(serviceMonitors, prometheusRules bool) []client.Object {
 	objs := []client.Object{&appsv1.Deployment{}, &corev1.Pod{}, &corev1.Service{}, &policyv1.PodDisruptionBudget{}}
 	if serviceMonitors {
 		objs = append(objs, newServiceMonitor())
+	}
+	if prometheusRules {
+		objs = append(objs, newPrometheusRule())
 	}
 	return objs
 }
@@ -91,10 +97,11 @@ func CachedObjects(serviceMonitors bool) []client.Object {
 // +kubebuilder:rbac:groups=core,resources=services,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=monitoring.coreos.com,resources=servicemonitors,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=monitoring.coreos.com,resources=prometheusrules,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile brings one Memcached's Deployment, Services, PodDisruptionBudget
-// and ServiceMonitor to its spec and writes what it observed into status,
+// Reconcile brings one Memcached's Deployment, Services, PodDisruptionBudget,
+// ServiceMonitor and PrometheusRule to its spec and writes what it observed into status,
 // once, at the end.
 func (r *MemcachedReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	m := &cachev1.Memcached{}
@@ -120,6 +127,7 @@ func (r *MemcachedReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		r.reconcileServices,
 		r.reconcilePodDisruptionBudget,
 		r.reconcileServiceMonitor,
+		r.reconcilePrometheusRule,
 	} {
 		if err := phase(ctx, m); err != nil {
 			errs = append(errs, err)
@@ -172,6 +180,23 @@ func (r *MemcachedReconciler) reconcileServiceMonitor(ctx context.Context, m *ca
 		return r.deleteOwned(ctx, m, sm)
 	}
 	return ensureOwned(ctx, r, m, desired, newServiceMonitor(), ServiceMonitorUpToDate, mergeServiceMonitor)
+}
+
+// reconcilePrometheusRule creates or restores m's alerts while its monitoring
+// is on, and deletes them otherwise; without the PrometheusRule API it does
+// nothing.
+func (r *MemcachedReconciler) reconcilePrometheusRule(ctx context.Context, m *cachev1.Memcached) error {
+	if !r.PrometheusRules {
+		return nil
+	}
+	desired := DesiredPrometheusRule(m)
+	if desired == nil {
+		pr := newPrometheusRule()
+		pr.SetNamespace(m.Namespace)
+		pr.SetName(PrometheusRuleName(m))
+		return r.deleteOwned(ctx, m, pr)
+	}
+	return ensureOwned(ctx, r, m, desired, newPrometheusRule(), PrometheusRuleUpToDate, mergePrometheusRule)
 }
 
 // ensureOwned creates desired, owned by m, when it does not exist, and
@@ -382,8 +407,8 @@ func (r *MemcachedReconciler) relatedEvent(m *cachev1.Memcached, related runtime
 }
 
 // SetupWithManager watches Memcacheds, the objects they own, and their pods,
-// whose names, readiness and IPs status reports. ServiceMonitors are watched
-// only where the cluster serves them.
+// whose names, readiness and IPs status reports. ServiceMonitors and
+// PrometheusRules are watched only where the cluster serves them.
 func (r *MemcachedReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).
 		// Our own status writes change no generation and need no reconcile.
@@ -393,6 +418,9 @@ func (r *MemcachedReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&policyv1.PodDisruptionBudget{})
 	if r.ServiceMonitors {
 		b = b.Owns(newServiceMonitor())
+	}
+	if r.PrometheusRules {
+		b = b.Owns(newPrometheusRule())
 	}
 	return b.
 		Watches(&corev1.Pod{},

@@ -25,25 +25,32 @@ func IsOpenShift(d discovery.ServerGroupsInterface) (bool, error) {
 	return false, nil
 }
 
-// serviceMonitorGroupVersion and serviceMonitorResource name the Prometheus
-// Operator's ServiceMonitor API.
-const (
-	serviceMonitorGroupVersion = "monitoring.coreos.com/v1"
-	serviceMonitorResource     = "servicemonitors"
-)
+// monitoringGroupVersion is the Prometheus Operator's API.
+const monitoringGroupVersion = "monitoring.coreos.com/v1"
 
 // HasServiceMonitors reports whether the cluster serves the Prometheus
 // Operator's ServiceMonitor API (monitoring.coreos.com/v1 servicemonitors).
 func HasServiceMonitors(d discovery.ServerResourcesInterface) (bool, error) {
-	resources, err := d.ServerResourcesForGroupVersion(serviceMonitorGroupVersion)
+	return serves(d, monitoringGroupVersion, "servicemonitors")
+}
+
+// HasPrometheusRules reports whether the cluster serves the Prometheus
+// Operator's PrometheusRule API (monitoring.coreos.com/v1 prometheusrules).
+func HasPrometheusRules(d discovery.ServerResourcesInterface) (bool, error) {
+	return serves(d, monitoringGroupVersion, "prometheusrules")
+}
+
+// serves reports whether the cluster serves resource in groupVersion.
+func serves(d discovery.ServerResourcesInterface, groupVersion, resource string) (bool, error) {
+	resources, err := d.ServerResourcesForGroupVersion(groupVersion)
 	switch {
 	case apierrors.IsNotFound(err):
 		return false, nil
 	case err != nil:
-		return false, fmt.Errorf("discovering %s: %w", serviceMonitorGroupVersion, err)
+		return false, fmt.Errorf("discovering %s: %w", groupVersion, err)
 	}
 	for _, r := range resources.APIResources {
-		if r.Name == serviceMonitorResource {
+		if r.Name == resource {
 			return true, nil
 		}
 	}

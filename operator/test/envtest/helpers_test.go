@@ -389,17 +389,19 @@ type runningOperator struct {
 // controller's client records its calls in the returned callLog.
 func startOperator(t *testing.T, namespaces []string, operand controller.OperandOptions) *runningOperator {
 	t.Helper()
-	return startOperatorWith(t, namespaces, operand, false)
+	return startOperatorWith(t, namespaces, operand, monitoringAPIs{})
 }
 
-// startOperatorWith is startOperator on a cluster that serves the
-// ServiceMonitor API when serviceMonitors is true, as cmd/main.go discovers
-// it at start.
-func startOperatorWith(t *testing.T, namespaces []string, operand controller.OperandOptions, serviceMonitors bool) *runningOperator {
+// monitoringAPIs says which of the Prometheus Operator's APIs the cluster
+// serves, as cmd/main.go discovers them at start.
+type monitoringAPIs struct{ serviceMonitors, prometheusRules bool }
+
+// startOperatorWith is startOperator on a cluster that serves apis.
+func startOperatorWith(t *testing.T, namespaces []string, operand controller.OperandOptions, apis monitoringAPIs) *runningOperator {
 	t.Helper()
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                 scheme,
-		Cache:                  scope.CacheOptions(namespaces, controller.ManagedSelector(), controller.CachedObjects(serviceMonitors)),
+		Cache:                  scope.CacheOptions(namespaces, controller.ManagedSelector(), controller.CachedObjects(apis.serviceMonitors, apis.prometheusRules)),
 		Client:                 client.Options{Cache: &client.CacheOptions{Unstructured: true}},
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
@@ -418,7 +420,8 @@ func startOperatorWith(t *testing.T, namespaces []string, operand controller.Ope
 		Scheme:                  mgr.GetScheme(),
 		Recorder:                mgr.GetEventRecorder(controller.ManagerName),
 		Operand:                 operand,
-		ServiceMonitors:         serviceMonitors,
+		ServiceMonitors:         apis.serviceMonitors,
+		PrometheusRules:         apis.prometheusRules,
 		MaxConcurrentReconciles: 4,
 	}).SetupWithManager(mgr); err != nil {
 		t.Fatalf("setting up the controller: %v", err)

@@ -3,6 +3,7 @@ package envtest_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -18,22 +19,22 @@ import (
 	"github.com/example-inc/memcached-operator/operator/internal/platform"
 )
 
-// serviceMonitorCRD is a minimal CustomResourceDefinition of the Prometheus
-// Operator's ServiceMonitor: enough for the API server to serve the kind,
-// with no schema beyond an object.
-func serviceMonitorCRD() *unstructured.Unstructured {
+// monitoringCRD is a minimal CustomResourceDefinition of one of the
+// Prometheus Operator's kinds: enough for the API server to serve it, with
+// no schema beyond an object.
+func monitoringCRD(kind, plural string) *unstructured.Unstructured {
 	return &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "apiextensions.k8s.io/v1",
 		"kind":       "CustomResourceDefinition",
-		"metadata":   map[string]any{"name": "servicemonitors.monitoring.coreos.com"},
+		"metadata":   map[string]any{"name": plural + ".monitoring.coreos.com"},
 		"spec": map[string]any{
 			"group": "monitoring.coreos.com",
 			"scope": "Namespaced",
 			"names": map[string]any{
-				"kind":     "ServiceMonitor",
-				"listKind": "ServiceMonitorList",
-				"plural":   "servicemonitors",
-				"singular": "servicemonitor",
+				"kind":     kind,
+				"listKind": kind + "List",
+				"plural":   plural,
+				"singular": strings.ToLower(kind),
 			},
 			"versions": []any{map[string]any{
 				"name":    "v1",
@@ -48,20 +49,60 @@ func serviceMonitorCRD() *unstructured.Unstructured {
 	}}
 }
 
+func monitoringCRDs() []*unstructured.Unstructured {
+	return []*unstructured.Unstructured{monitoringCRD("ServiceMonitor", "servicemonitors"), monitoringCRD("PrometheusRule", "prometheusrules")}
+}
+
 func newServiceMonitor() *unstructured.Unstructured {
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(controller.ServiceMonitorGVK)
 	return u
 }
 
-// hasServiceMonitors asks the API server, as cmd/main.go does at start.
-func hasServiceMonitors(t *testing.T) bool {
+func newPrometheusRule() *unstructured.Unstructured {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(controller.PrometheusRuleGVK)
+	return u
+}
+
+// discoverMonitoring asks the API server, as cmd/main.go does at start.
+func discoverMonitoring(t *testing.T) monitoringAPIs {
 	t.Helper()
-	has, err := platform.HasServiceMonitors(discovery.NewDiscoveryClientForConfigOrDie(restConfig))
+	d := discovery.NewDiscoveryClientForConfigOrDie(restConfig)
+	sm, err := platform.HasServiceMonitors(d)
 	if err != nil {
 		t.Fatalf("discovering ServiceMonitors: %v", err)
 	}
-	return has
+	pr, err := platform.HasPrometheusRules(d)
+	if err != nil {
+		t.Fatalf("discovering PrometheusRules: %v", err)
+	}
+	return monitoringAPIs{serviceMonitors: sm, prometheusRules: pr}
+}
+
+// alertsOf checks a PrometheusRule's alerts: every one the operator
+// defines, each selecting the series of memcachedName's Service.
+func alertsOf(namespace, memcachedName string) func(*unstructured.Unstructured) error {
+	return func(u *unstructured.Unstructured) error {
+		groups, _, _ := unstructured.NestedSlice(u.Object, "spec", "groups")
+		if len(groups) != 1 {
+			return fmt.Errorf("groups %v, want one", groups)
+		}
+		rules, _, _ := unstructured.NestedSlice(groups[0].(map[string]any), "rules")
+		var alerts []string
+		for _, r := range rules {
+			rule := r.(map[string]any)
+			alerts = append(alerts, fmt.Sprint(rule["alert"]))
+			if want := fmt.Sprintf(`namespace=%q,service=%q`, namespace, memcachedName); !strings.Contains(fmt.Sprint(rule["expr"]), want) {
+				return fmt.Errorf("alert %v: expr %q does not select %s", rule["alert"], rule["expr"], want)
+			}
+		}
+		want := []string{controller.AlertMemcachedDown, controller.AlertMemcachedTargetDown, controller.AlertMemcachedConnectionsNearLimit, controller.AlertMemcachedEvicting}
+		if !slices.Equal(alerts, want) {
+			return fmt.Errorf("alerts %v, want %v", alerts, want)
+		}
+		return nil
+	}
 }
 
 func exporterContainer(d *appsv1.Deployment) *corev1.Container {
@@ -91,18 +132,19 @@ func scrapesMetrics(memcachedName string) func(*unstructured.Unstructured) error
 	}
 }
 
-// TestServiceMonitor runs a Memcached with monitoring on a cluster without
-// the ServiceMonitor API and then, once its CRD is installed, on one with
-// it. The steps share the CRD and run in order.
-func TestServiceMonitor(t *testing.T) {
+// TestMonitoring runs a Memcached with monitoring on a cluster without the
+// Prometheus Operator's APIs and then, once their CRDs are installed, on one
+// with them: a ServiceMonitor and a PrometheusRule. The steps share the CRDs
+// and run in order.
+func TestMonitoring(t *testing.T) {
 	t.Parallel()
-	if hasServiceMonitors(t) {
-		t.Fatal("the test API server already serves ServiceMonitors: this test installs and removes their CRD itself")
+	if apis := discoverMonitoring(t); apis.serviceMonitors || apis.prometheusRules {
+		t.Fatal("the test API server already serves the monitoring APIs: this test installs and removes their CRDs itself")
 	}
 
 	t.Run("API absent", func(t *testing.T) {
 		ns := newNamespace(t)
-		op := startOperatorWith(t, []string{ns}, defaultOperand(), hasServiceMonitors(t))
+		op := startOperatorWith(t, []string{ns}, defaultOperand(), discoverMonitoring(t))
 		m := newMemcached(t, ns, "cache", 2, "")
 		updateMemcached(t, keyOf(m), func(m *cachev1.Memcached) {
 			m.Spec.Monitoring = &cachev1.MonitoringSpec{Enabled: true, ExporterImage: "mirror.example.com/exporter:1"}
@@ -128,7 +170,7 @@ func TestServiceMonitor(t *testing.T) {
 		waitForQuiet(t, op)
 		for _, c := range op.calls.snapshot() {
 			if c.kind == "Unstructured" || c.kind == "UnstructuredList" {
-				t.Errorf("the operator called %s without the ServiceMonitor API", c)
+				t.Errorf("the operator called %s without the monitoring APIs", c)
 			}
 			if c.err != nil && !apierrors.IsNotFound(c.err) {
 				t.Errorf("the operator's call %s failed", c)
@@ -136,29 +178,30 @@ func TestServiceMonitor(t *testing.T) {
 		}
 	})
 
-	// Install the CRD; remove it when the test ends, after the operator
-	// that watches ServiceMonitors stopped (cleanups run last first).
-	crd := serviceMonitorCRD()
-	if err := k8sClient.Create(t.Context(), crd); err != nil {
-		t.Fatalf("creating the ServiceMonitor CRD: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := cleanupContext()
-		defer cancel()
-		if err := k8sClient.Delete(ctx, crd); client.IgnoreNotFound(err) != nil {
-			t.Errorf("deleting the ServiceMonitor CRD: %v", err)
+	// Install the CRDs; remove them when the test ends, after the operator
+	// that watches their kinds stopped (cleanups run last first).
+	for _, crd := range monitoringCRDs() {
+		if err := k8sClient.Create(t.Context(), crd); err != nil {
+			t.Fatalf("creating the CRD %s: %v", crd.GetName(), err)
 		}
-	})
-	eventually(t, "the ServiceMonitor API to be served", func() error {
-		if !hasServiceMonitors(t) {
-			return fmt.Errorf("not discovered yet")
+		t.Cleanup(func() {
+			ctx, cancel := cleanupContext()
+			defer cancel()
+			if err := k8sClient.Delete(ctx, crd); client.IgnoreNotFound(err) != nil {
+				t.Errorf("deleting the CRD %s: %v", crd.GetName(), err)
+			}
+		})
+	}
+	eventually(t, "the monitoring APIs to be served", func() error {
+		if apis := discoverMonitoring(t); !apis.serviceMonitors || !apis.prometheusRules {
+			return fmt.Errorf("not discovered yet: %+v", apis)
 		}
 		return nil
 	})
 
 	t.Run("API present", func(t *testing.T) {
 		ns := newNamespace(t)
-		op := startOperatorWith(t, []string{ns}, defaultOperand(), hasServiceMonitors(t))
+		op := startOperatorWith(t, []string{ns}, defaultOperand(), discoverMonitoring(t))
 		plain := newMemcached(t, ns, "plain", 2, "")
 		m := newMemcached(t, ns, "cache", 2, "")
 		m = updateMemcached(t, keyOf(m), func(m *cachev1.Memcached) { m.Spec.Monitoring = &cachev1.MonitoringSpec{Enabled: true} })
@@ -172,9 +215,17 @@ func TestServiceMonitor(t *testing.T) {
 			t.Errorf("labels %v, want %s=%s", sm.GetLabels(), controller.ManagedByLabel, controller.ManagerName)
 		}
 		waitForEvent(t, m, corev1.EventTypeNormal, controller.EventServiceMonitorCreated, "Created ServiceMonitor cache")
+		pr := waitForObject(t, key, newPrometheusRule, "created", alertsOf(ns, "cache"))
+		if err := checkControlledBy(pr, m); err != nil {
+			t.Error(err)
+		}
+		waitForEvent(t, m, corev1.EventTypeNormal, "PrometheusRuleCreated", "Created PrometheusRule cache")
 		waitForQuiet(t, op) // no update loop over what the API server stored
 		if err := k8sClient.Get(t.Context(), keyOf(plain), newServiceMonitor()); !apierrors.IsNotFound(err) {
 			t.Errorf("a Memcached without monitoring: got %v, want no ServiceMonitor", err)
+		}
+		if err := k8sClient.Get(t.Context(), keyOf(plain), newPrometheusRule()); !apierrors.IsNotFound(err) {
+			t.Errorf("a Memcached without monitoring: got %v, want no PrometheusRule", err)
 		}
 
 		t.Run("deleted", func(t *testing.T) {
@@ -207,9 +258,32 @@ func TestServiceMonitor(t *testing.T) {
 			})
 		})
 
+		t.Run("alert edited", func(t *testing.T) {
+			old := waitForObject(t, key, newPrometheusRule, "exists", nil)
+			edited := old.DeepCopy()
+			groups, _, _ := unstructured.NestedSlice(edited.Object, "spec", "groups")
+			rules, _, _ := unstructured.NestedSlice(groups[0].(map[string]any), "rules")
+			if err := unstructured.SetNestedSlice(groups[0].(map[string]any), rules[1:], "rules"); err != nil {
+				t.Fatal(err)
+			}
+			if err := unstructured.SetNestedSlice(edited.Object, groups, "spec", "groups"); err != nil {
+				t.Fatal(err)
+			}
+			if err := k8sClient.Update(t.Context(), edited); err != nil {
+				t.Fatal(err)
+			}
+			waitForObject(t, key, newPrometheusRule, "restored", func(u *unstructured.Unstructured) error {
+				if u.GetUID() != old.GetUID() {
+					return fmt.Errorf("replaced, want it updated in place")
+				}
+				return alertsOf(ns, "cache")(u)
+			})
+		})
+
 		t.Run("monitoring disabled", func(t *testing.T) {
 			updateMemcached(t, key, func(m *cachev1.Memcached) { m.Spec.Monitoring.Enabled = false })
 			waitForGone(t, key, newServiceMonitor(), "deleted")
+			waitForGone(t, key, newPrometheusRule(), "deleted")
 			waitForDeployment(t, key, "exporter removed", func(d *appsv1.Deployment) error {
 				if names := containerNames(d.Spec.Template.Spec.Containers); !slices.Equal(names, []string{"memcached"}) {
 					return fmt.Errorf("containers %v", names)
@@ -222,18 +296,21 @@ func TestServiceMonitor(t *testing.T) {
 		t.Run("monitoring enabled again", func(t *testing.T) {
 			updateMemcached(t, key, func(m *cachev1.Memcached) { m.Spec.Monitoring.Enabled = true })
 			waitForObject(t, key, newServiceMonitor, "created again", scrapesMetrics("cache"))
+			waitForObject(t, key, newPrometheusRule, "created again", alertsOf(ns, "cache"))
 		})
 	})
 
 	// Keep the cluster as other runs of this test expect it.
-	if err := k8sClient.Delete(t.Context(), crd); client.IgnoreNotFound(err) != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "the ServiceMonitor CRD to be gone", func() error {
-		err := k8sClient.Get(t.Context(), types.NamespacedName{Name: crd.GetName()}, serviceMonitorCRD())
-		if apierrors.IsNotFound(err) {
-			return nil
+	for _, crd := range monitoringCRDs() {
+		if err := k8sClient.Delete(t.Context(), crd); client.IgnoreNotFound(err) != nil {
+			t.Fatal(err)
 		}
-		return fmt.Errorf("still there (%v)", err)
-	})
+		eventually(t, "the CRD "+crd.GetName()+" to be gone", func() error {
+			err := k8sClient.Get(t.Context(), types.NamespacedName{Name: crd.GetName()}, monitoringCRD("x", "x"))
+			if apierrors.IsNotFound(err) {
+				return nil
+			}
+			return fmt.Errorf("still there (%v)", err)
+		})
+	}
 }
