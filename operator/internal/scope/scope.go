@@ -40,9 +40,10 @@ func ParseNamespaces(value string) ([]string, error) {
 
 // CacheOptions restricts the cache to namespaces (all when empty) and, for
 // each kind of selected (the operator's Deployments, Pods, Services,
-// PodDisruptionBudgets, ServiceMonitors: see controller.CachedObjects), to
-// the objects that carry managed: the operator's memory then grows with what
-// it owns, not with the size of the cluster.
+// PodDisruptionBudgets, ServiceMonitors, PrometheusRules: see
+// controller.CachedObjects), to the objects that carry managed: the
+// operator's memory then grows with what it owns, not with the size of the
+// cluster.
 func CacheOptions(namespaces []string, managed labels.Selector, selected []client.Object) cache.Options {
 	opts := cache.Options{ByObject: make(map[client.Object]cache.ByObject, len(selected))}
 	for _, obj := range selected {

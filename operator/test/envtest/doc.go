@@ -6,10 +6,11 @@
 // from config/crd/bases and, per test, a namespace of their own and a
 // controller-runtime manager wired like cmd/main.go: the same cache options
 // (namespace-restricted, Deployments, Pods, Services, PodDisruptionBudgets
-// and, where served, ServiceMonitors selected by the managed-by label), the
-// same MemcachedReconciler and SetupWithManager, metrics and health probes
-// off, no leader election. The ServiceMonitor test installs a minimal
-// ServiceMonitor CRD itself, and removes it when it ends.
+// and, where served, ServiceMonitors and PrometheusRules selected by the
+// managed-by label), the same MemcachedReconciler and SetupWithManager,
+// metrics and health probes off, no leader election. The monitoring test
+// installs minimal ServiceMonitor and PrometheusRule CRDs itself, and
+// removes them when it ends.
 //
 // envtest runs no kube-controller-manager: no ReplicaSet or pod is ever
 // created for a Deployment and no garbage collection runs. Tests that need
