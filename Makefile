@@ -1,7 +1,7 @@
 # memcached-operator: the one entry point. `make help` lists every target.
 
 # VERSION is the operator's version: the CSV's, the bundle's and the images' tag.
-VERSION ?= 0.3.0
+VERSION ?= 0.3.1
 # IMAGE_TAG_BASE is the registry and repository the images are pushed to.
 IMAGE_TAG_BASE ?= quay.io/example-inc/memcached-operator
 # IMG is the operator image.

@@ -4,8 +4,10 @@ package main
 
 import (
 	"crypto/tls"
+	"errors"
 	"flag"
 	"os"
+	"time"
 
 	apiv2 "github.com/operator-framework/api/pkg/operators/v2"
 	"github.com/operator-framework/operator-lib/proxy"
@@ -38,6 +40,7 @@ const (
 	relatedExporterImageEnv = "RELATED_IMAGE_MEMCACHED_EXPORTER"
 )
 
+
 var (
 	scheme   = runtime.NewScheme()
 	setupLog = ctrl.Log.WithName("setup")
@@ -60,6 +63,7 @@ func main() {
 		maxConcurrentReconciles int
 		qps                     float64
 		burst                   int
+		monitoringRecheck       time.Duration
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to. "+
 		"Use :8443 for HTTPS or :8080 for HTTP, or leave as 0 to disable the metrics service.")
@@ -75,6 +79,8 @@ func main() {
 	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", 8, "How many Memcacheds are reconciled at once.")
 	flag.Float64Var(&qps, "kube-api-qps", 50, "Queries per second the operator may send to the API server.")
 	flag.IntVar(&burst, "kube-api-burst", 100, "Burst of queries the operator may send to the API server.")
+	flag.DurationVar(&monitoringRecheck, "monitoring-recheck-interval", time.Minute,
+		"How often to ask whether the Prometheus Operator's APIs appeared or went; the operator exits (to be restarted) when they did.")
 	opts := zap.Options{Development: false}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -110,23 +116,17 @@ func main() {
 		setupLog.Error(err, "Unable to detect the platform")
 		os.Exit(1)
 	}
-	serviceMonitors, err := platform.HasServiceMonitors(discoveryClient)
+	monitoring, err := platform.DiscoverMonitoring(discoveryClient)
 	if err != nil {
-		setupLog.Error(err, "Unable to detect the ServiceMonitor API")
-		os.Exit(1)
-	}
-	prometheusRules, err := platform.HasPrometheusRules(discoveryClient)
-	if err != nil {
-		setupLog.Error(err, "Unable to detect the PrometheusRule API")
+		setupLog.Error(err, "Unable to detect the monitoring APIs")
 		os.Exit(1)
 	}
 
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme: scheme,
-		Cache:  scope.CacheOptions(namespaces, controller.ManagedSelector(), controller.CachedObjects(serviceMonitors, prometheusRules)),
+		Cache:  scope.CacheOptions(namespaces, controller.ManagedSelector(), controller.CachedObjects(monitoring.ServiceMonitors, monitoring.PrometheusRules)),
 		// ServiceMonitors and PrometheusRules are handled as unstructured
-		// objects: read them
-		// from the cache too.
+		// objects: read them from the cache too.
 		Client:                        client.Options{Cache: &client.CacheOptions{Unstructured: true}},
 		Metrics:                       metricsOptions,
 		WebhookServer:                 webhook.NewServer(webhook.Options{TLSOpts: tlsOpts}),
@@ -156,8 +156,8 @@ func main() {
 		Scheme:                  mgr.GetScheme(),
 		Recorder:                mgr.GetEventRecorder(controller.ManagerName),
 		Operand:                 operand,
-		ServiceMonitors:         serviceMonitors,
-		PrometheusRules:         prometheusRules,
+		ServiceMonitors:         monitoring.ServiceMonitors,
+		PrometheusRules:         monitoring.PrometheusRules,
 		MaxConcurrentReconciles: maxConcurrentReconciles,
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "Unable to create controller", "controller", "Memcached")
@@ -166,6 +166,11 @@ func main() {
 
 	if err := setupUpgradeable(mgr, restConfig); err != nil {
 		setupLog.Error(err, "Unable to create controller", "controller", "upgradeable")
+		os.Exit(1)
+	}
+
+	if err := mgr.Add(&platform.MonitoringWatch{Discovery: discoveryClient, Started: monitoring, Interval: monitoringRecheck}); err != nil {
+		setupLog.Error(err, "Unable to watch the monitoring APIs")
 		os.Exit(1)
 	}
 
@@ -178,9 +183,15 @@ func main() {
 		os.Exit(1)
 	}
 
-	setupLog.Info("Starting manager", "namespaces", namespaces, "openShift", openShift, "serviceMonitors", serviceMonitors, "prometheusRules", prometheusRules,
+	setupLog.Info("Starting manager", "namespaces", namespaces, "openShift", openShift, "monitoring", monitoring,
 		"defaultImage", operand.DefaultImage, "defaultExporterImage", operand.DefaultExporterImage)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+		if errors.Is(err, platform.ErrMonitoringAPIsChanged) {
+			// Not a failure: the Deployment starts it again, and the new
+			// process caches and watches what the cluster now serves.
+			setupLog.Info("Exiting to restart with the monitoring APIs the cluster now serves", "reason", err.Error())
+			os.Exit(0)
+		}
 		setupLog.Error(err, "Problem running manager")
 		os.Exit(1)
 	}

@@ -28,31 +28,32 @@ func IsOpenShift(d discovery.ServerGroupsInterface) (bool, error) {
 // monitoringGroupVersion is the Prometheus Operator's API.
 const monitoringGroupVersion = "monitoring.coreos.com/v1"
 
-// HasServiceMonitors reports whether the cluster serves the Prometheus
-// Operator's ServiceMonitor API (monitoring.coreos.com/v1 servicemonitors).
-func HasServiceMonitors(d discovery.ServerResourcesInterface) (bool, error) {
-	return serves(d, monitoringGroupVersion, "servicemonitors")
+// MonitoringAPIs says which of the Prometheus Operator's APIs the cluster
+// serves.
+type MonitoringAPIs struct {
+	// ServiceMonitors: monitoring.coreos.com/v1 servicemonitors.
+	ServiceMonitors bool
+	// PrometheusRules: monitoring.coreos.com/v1 prometheusrules.
+	PrometheusRules bool
 }
 
-// HasPrometheusRules reports whether the cluster serves the Prometheus
-// Operator's PrometheusRule API (monitoring.coreos.com/v1 prometheusrules).
-func HasPrometheusRules(d discovery.ServerResourcesInterface) (bool, error) {
-	return serves(d, monitoringGroupVersion, "prometheusrules")
-}
-
-// serves reports whether the cluster serves resource in groupVersion.
-func serves(d discovery.ServerResourcesInterface, groupVersion, resource string) (bool, error) {
-	resources, err := d.ServerResourcesForGroupVersion(groupVersion)
+// DiscoverMonitoring asks the cluster which monitoring APIs it serves.
+func DiscoverMonitoring(d discovery.ServerResourcesInterface) (MonitoringAPIs, error) {
+	resources, err := d.ServerResourcesForGroupVersion(monitoringGroupVersion)
 	switch {
 	case apierrors.IsNotFound(err):
-		return false, nil
+		return MonitoringAPIs{}, nil
 	case err != nil:
-		return false, fmt.Errorf("discovering %s: %w", groupVersion, err)
+		return MonitoringAPIs{}, fmt.Errorf("discovering %s: %w", monitoringGroupVersion, err)
 	}
+	var apis MonitoringAPIs
 	for _, r := range resources.APIResources {
-		if r.Name == resource {
-			return true, nil
+		switch r.Name {
+		case "servicemonitors":
+			apis.ServiceMonitors = true
+		case "prometheusrules":
+			apis.PrometheusRules = true
 		}
 	}
-	return false, nil
+	return apis, nil
 }

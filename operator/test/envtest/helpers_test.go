@@ -32,6 +32,7 @@ import (
 
 	cachev1 "github.com/example-inc/memcached-operator/operator/api/v1"
 	"github.com/example-inc/memcached-operator/operator/internal/controller"
+	"github.com/example-inc/memcached-operator/operator/internal/platform"
 	"github.com/example-inc/memcached-operator/operator/internal/scope"
 )
 
@@ -389,19 +390,16 @@ type runningOperator struct {
 // controller's client records its calls in the returned callLog.
 func startOperator(t *testing.T, namespaces []string, operand controller.OperandOptions) *runningOperator {
 	t.Helper()
-	return startOperatorWith(t, namespaces, operand, monitoringAPIs{})
+	return startOperatorWith(t, namespaces, operand, platform.MonitoringAPIs{})
 }
 
-// monitoringAPIs says which of the Prometheus Operator's APIs the cluster
-// serves, as cmd/main.go discovers them at start.
-type monitoringAPIs struct{ serviceMonitors, prometheusRules bool }
-
-// startOperatorWith is startOperator on a cluster that serves apis.
-func startOperatorWith(t *testing.T, namespaces []string, operand controller.OperandOptions, apis monitoringAPIs) *runningOperator {
+// startOperatorWith is startOperator on a cluster that serves apis, as
+// cmd/main.go discovers them at start.
+func startOperatorWith(t *testing.T, namespaces []string, operand controller.OperandOptions, apis platform.MonitoringAPIs) *runningOperator {
 	t.Helper()
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                 scheme,
-		Cache:                  scope.CacheOptions(namespaces, controller.ManagedSelector(), controller.CachedObjects(apis.serviceMonitors, apis.prometheusRules)),
+		Cache:                  scope.CacheOptions(namespaces, controller.ManagedSelector(), controller.CachedObjects(apis.ServiceMonitors, apis.PrometheusRules)),
 		Client:                 client.Options{Cache: &client.CacheOptions{Unstructured: true}},
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
@@ -420,8 +418,8 @@ func startOperatorWith(t *testing.T, namespaces []string, operand controller.Ope
 		Scheme:                  mgr.GetScheme(),
 		Recorder:                mgr.GetEventRecorder(controller.ManagerName),
 		Operand:                 operand,
-		ServiceMonitors:         apis.serviceMonitors,
-		PrometheusRules:         apis.prometheusRules,
+		ServiceMonitors:         apis.ServiceMonitors,
+		PrometheusRules:         apis.PrometheusRules,
 		MaxConcurrentReconciles: 4,
 	}).SetupWithManager(mgr); err != nil {
 		t.Fatalf("setting up the controller: %v", err)

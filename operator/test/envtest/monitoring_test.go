@@ -1,10 +1,13 @@
 package envtest_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -66,18 +69,13 @@ func newPrometheusRule() *unstructured.Unstructured {
 }
 
 // discoverMonitoring asks the API server, as cmd/main.go does at start.
-func discoverMonitoring(t *testing.T) monitoringAPIs {
+func discoverMonitoring(t *testing.T) platform.MonitoringAPIs {
 	t.Helper()
-	d := discovery.NewDiscoveryClientForConfigOrDie(restConfig)
-	sm, err := platform.HasServiceMonitors(d)
+	apis, err := platform.DiscoverMonitoring(discovery.NewDiscoveryClientForConfigOrDie(restConfig))
 	if err != nil {
-		t.Fatalf("discovering ServiceMonitors: %v", err)
+		t.Fatalf("discovering the monitoring APIs: %v", err)
 	}
-	pr, err := platform.HasPrometheusRules(d)
-	if err != nil {
-		t.Fatalf("discovering PrometheusRules: %v", err)
-	}
-	return monitoringAPIs{serviceMonitors: sm, prometheusRules: pr}
+	return apis
 }
 
 // alertsOf checks a PrometheusRule's alerts: every one the operator
@@ -138,7 +136,8 @@ func scrapesMetrics(memcachedName string) func(*unstructured.Unstructured) error
 // and run in order.
 func TestMonitoring(t *testing.T) {
 	t.Parallel()
-	if apis := discoverMonitoring(t); apis.serviceMonitors || apis.prometheusRules {
+	absent := discoverMonitoring(t)
+	if absent.ServiceMonitors || absent.PrometheusRules {
 		t.Fatal("the test API server already serves the monitoring APIs: this test installs and removes their CRDs itself")
 	}
 
@@ -178,6 +177,22 @@ func TestMonitoring(t *testing.T) {
 		}
 	})
 
+	// The operator started without the APIs asks again every minute (here
+	// every 100 ms) and ends its manager when they appear.
+	watchCtx, stopWatch := context.WithCancel(t.Context())
+	defer stopWatch()
+	watchDone := make(chan error, 1)
+	go func() {
+		w := &platform.MonitoringWatch{Discovery: discovery.NewDiscoveryClientForConfigOrDie(restConfig), Started: absent, Interval: 100 * time.Millisecond}
+		watchDone <- w.Start(watchCtx)
+	}()
+	time.Sleep(300 * time.Millisecond)
+	select {
+	case err := <-watchDone:
+		t.Fatalf("the watch ended while nothing changed: %v", err)
+	default:
+	}
+
 	// Install the CRDs; remove them when the test ends, after the operator
 	// that watches their kinds stopped (cleanups run last first).
 	for _, crd := range monitoringCRDs() {
@@ -193,11 +208,20 @@ func TestMonitoring(t *testing.T) {
 		})
 	}
 	eventually(t, "the monitoring APIs to be served", func() error {
-		if apis := discoverMonitoring(t); !apis.serviceMonitors || !apis.prometheusRules {
+		if apis := discoverMonitoring(t); !apis.ServiceMonitors || !apis.PrometheusRules {
 			return fmt.Errorf("not discovered yet: %+v", apis)
 		}
 		return nil
 	})
+
+	select {
+	case err := <-watchDone:
+		if !errors.Is(err, platform.ErrMonitoringAPIsChanged) {
+			t.Errorf("the watch ended with %v, want ErrMonitoringAPIsChanged", err)
+		}
+	case <-time.After(time.Minute):
+		t.Error("the watch did not notice the monitoring APIs appear")
+	}
 
 	t.Run("API present", func(t *testing.T) {
 		ns := newNamespace(t)

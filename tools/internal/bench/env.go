@@ -368,8 +368,8 @@ type OperatorOptions struct {
 	// loopback port (Operator.MetricsURL), for its Go heap figures.
 	Metrics bool
 	// WaitForWorkers makes StartOperator return only once the Memcached
-	// controller's workers run, that is once its caches have synced. The
-	// readiness probe answers before that; Memcacheds created in between
+	// controller's workers run. The readiness probe answers once the caches
+	// have synced, a moment before that; Memcacheds created in between
 	// arrive with the initial list, which controller-runtime's priority
 	// queue serves after every fresh event. Leave it unset for a replica
 	// that waits for leadership.

@@ -142,6 +142,13 @@ func (o *Operator) Pid() int { return o.cmd.Process.Pid }
 // Exited is closed when the manager exits.
 func (o *Operator) Exited() <-chan struct{} { return o.exited }
 
+// ExitErr is how the manager exited (nil for status 0); call it once Exited
+// is closed.
+func (o *Operator) ExitErr() error {
+	<-o.exited
+	return o.waitErr
+}
+
 // Stop sends SIGTERM, waits for the manager to exit (SIGKILL after 15s) and
 // removes its pid file.
 func (o *Operator) Stop() error {
