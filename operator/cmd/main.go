@@ -40,7 +40,6 @@ const (
 	relatedExporterImageEnv = "RELATED_IMAGE_MEMCACHED_EXPORTER"
 )
 
-
 var (
 	scheme   = runtime.NewScheme()
 	setupLog = ctrl.Log.WithName("setup")
