@@ -169,34 +169,34 @@ func (r *MemcachedReconciler) reconcilePodDisruptionBudget(ctx context.Context, 
 // monitoring is on, and deletes it otherwise. Without the ServiceMonitor API
 // it does nothing: the exporter still serves metrics for other scrapers.
 func (r *MemcachedReconciler) reconcileServiceMonitor(ctx context.Context, m *cachev1.Memcached) error {
-	if !r.ServiceMonitors {
-		return nil
-	}
-	desired := DesiredServiceMonitor(m)
-	if desired == nil {
-		sm := newServiceMonitor()
-		sm.SetNamespace(m.Namespace)
-		sm.SetName(ServiceMonitorName(m))
-		return r.deleteOwned(ctx, m, sm)
-	}
-	return ensureOwned(ctx, r, m, desired, newServiceMonitor(), ServiceMonitorUpToDate, mergeServiceMonitor)
+	return r.reconcileMonitoringObject(ctx, m, r.ServiceMonitors, DesiredServiceMonitor(m), newServiceMonitor, ServiceMonitorName(m), ServiceMonitorUpToDate)
 }
 
 // reconcilePrometheusRule creates or restores m's alerts while its monitoring
 // is on, and deletes them otherwise; without the PrometheusRule API it does
 // nothing.
 func (r *MemcachedReconciler) reconcilePrometheusRule(ctx context.Context, m *cachev1.Memcached) error {
-	if !r.PrometheusRules {
+	return r.reconcileMonitoringObject(ctx, m, r.PrometheusRules, DesiredPrometheusRule(m), newPrometheusRule, PrometheusRuleName(m), PrometheusRuleUpToDate)
+}
+
+// reconcileMonitoringObject does nothing where the cluster does not serve
+// the kind, deletes m's object called name when desired is nil (monitoring
+// off), and otherwise creates or restores it. The Prometheus Operator's
+// kinds are unstructured: the operator depends on no Go module of theirs.
+func (r *MemcachedReconciler) reconcileMonitoringObject(ctx context.Context, m *cachev1.Memcached, served bool,
+	desired *unstructured.Unstructured, empty func() *unstructured.Unstructured, name string,
+	upToDate func(desired, actual *unstructured.Unstructured) bool,
+) error {
+	if !served {
 		return nil
 	}
-	desired := DesiredPrometheusRule(m)
 	if desired == nil {
-		pr := newPrometheusRule()
-		pr.SetNamespace(m.Namespace)
-		pr.SetName(PrometheusRuleName(m))
-		return r.deleteOwned(ctx, m, pr)
+		obj := empty()
+		obj.SetNamespace(m.Namespace)
+		obj.SetName(name)
+		return r.deleteOwned(ctx, m, obj)
 	}
-	return ensureOwned(ctx, r, m, desired, newPrometheusRule(), PrometheusRuleUpToDate, mergePrometheusRule)
+	return ensureOwned(ctx, r, m, desired, empty(), upToDate, mergeLabelsAndSpec)
 }
 
 // ensureOwned creates desired, owned by m, when it does not exist, and

@@ -5,7 +5,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	cachev1 "github.com/example-inc/memcached-operator/operator/api/v1"
@@ -96,12 +95,4 @@ func PrometheusRuleUpToDate(desired, actual *unstructured.Unstructured) bool {
 	dGroups, _, _ := unstructured.NestedFieldNoCopy(desired.Object, "spec", "groups")
 	aGroups, _, _ := unstructured.NestedFieldNoCopy(actual.Object, "spec", "groups")
 	return equality.Semantic.DeepEqual(dGroups, aGroups)
-}
-
-// mergePrometheusRule returns actual with desired's labels and spec.
-func mergePrometheusRule(desired, actual *unstructured.Unstructured) *unstructured.Unstructured {
-	merged := actual.DeepCopy()
-	merged.SetLabels(mergeLabels(desired.GetLabels(), actual.GetLabels()))
-	merged.Object["spec"] = runtime.DeepCopyJSONValue(desired.Object["spec"])
-	return merged
 }

@@ -79,7 +79,7 @@ func TestPrometheusRuleUpToDate(t *testing.T) {
 	if PrometheusRuleUpToDate(desired, edited) {
 		t.Error("alerts removed by hand: still up to date")
 	}
-	merged := mergePrometheusRule(desired, edited)
+	merged := mergeLabelsAndSpec(desired, edited)
 	if !PrometheusRuleUpToDate(desired, merged) || merged.GetResourceVersion() != "7" || merged.GetAnnotations()["someone"] != "else" {
 		t.Errorf("merged: %v", merged.Object)
 	}

@@ -67,8 +67,9 @@ func ServiceMonitorUpToDate(desired, actual *unstructured.Unstructured) bool {
 	return equality.Semantic.DeepDerivative(desired.Object["spec"], actual.Object["spec"])
 }
 
-// mergeServiceMonitor returns actual with desired's labels and spec.
-func mergeServiceMonitor(desired, actual *unstructured.Unstructured) *unstructured.Unstructured {
+// mergeLabelsAndSpec returns actual with desired's labels and spec: how the
+// operator restores its ServiceMonitors and PrometheusRules.
+func mergeLabelsAndSpec(desired, actual *unstructured.Unstructured) *unstructured.Unstructured {
 	merged := actual.DeepCopy()
 	merged.SetLabels(mergeLabels(desired.GetLabels(), actual.GetLabels()))
 	merged.Object["spec"] = runtime.DeepCopyJSONValue(desired.Object["spec"])

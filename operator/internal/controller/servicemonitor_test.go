@@ -123,7 +123,7 @@ func TestServiceMonitorUpToDate(t *testing.T) {
 			if got := ServiceMonitorUpToDate(desired, actual); got != tt.want {
 				t.Errorf("ServiceMonitorUpToDate = %v, want %v", got, tt.want)
 			}
-			merged := mergeServiceMonitor(desired, actual)
+			merged := mergeLabelsAndSpec(desired, actual)
 			if !ServiceMonitorUpToDate(desired, merged) {
 				t.Error("the merged ServiceMonitor is still not up to date")
 			}
@@ -133,7 +133,7 @@ func TestServiceMonitorUpToDate(t *testing.T) {
 			// The merge must not share the desired object's data.
 			_ = unstructured.SetNestedField(merged.Object, "changed", "spec", "selector", "matchLabels", NameLabel)
 			if v, _, _ := unstructured.NestedString(desired.Object, "spec", "selector", "matchLabels", NameLabel); v != AppName {
-				t.Error("mergeServiceMonitor aliases the desired object")
+				t.Error("mergeLabelsAndSpec aliases the desired object")
 			}
 		})
 	}
