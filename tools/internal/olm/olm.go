@@ -85,7 +85,17 @@ func Start(ctx context.Context, opts Options) (*OLM, error) {
 		"--configmapServerImage=quay.io/operator-framework/configmap-operator-registry:v1.73.0",
 		"--opmImage=quay.io/operator-framework/opm:v1.73.0",
 		"--util-image=quay.io/operator-framework/olm:v0.46.0",
-		"--set-workload-user-id=true", "--writeStatusName", ""}
+		"--set-workload-user-id=true", "--writeStatusName", "",
+		// The catalog operator resolves a Subscription again on events and
+		// on its resync, every 15 minutes by default. Between the hops of an
+		// upgrade that walks the channel (0.1.0 -> 0.2.0 -> 0.3.x), the
+		// resolution that follows a hop can run while the replaced CSV is
+		// still in its cache and fail (ResolutionFailed,
+		// ConstraintsNotSatisfiable, both CSVs @existing); nothing but the
+		// resync retries it. Seen here under load. A real cluster then
+		// upgrades within the resync period; the local one resyncs every
+		// 30 s so that the tests see the same within minutes.
+		"--interval=30s"}
 	for _, p := range []struct {
 		name string
 		args []string
