@@ -426,12 +426,7 @@ func DeploymentUpToDate(desired, actual *appsv1.Deployment) bool {
 // annotations, so fields someone added by hand are dropped.
 func mergeDeployment(desired, actual *appsv1.Deployment) *appsv1.Deployment {
 	merged := actual.DeepCopy()
-	if merged.Labels == nil {
-		merged.Labels = map[string]string{}
-	}
-	for k, v := range desired.Labels {
-		merged.Labels[k] = v
-	}
+	merged.Labels = mergeLabels(desired.Labels, actual.Labels)
 	merged.Spec.Replicas = desired.Spec.Replicas
 	merged.Spec.Strategy = desired.Spec.Strategy
 	template := desired.Spec.Template.DeepCopy()

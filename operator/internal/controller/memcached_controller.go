@@ -169,27 +169,28 @@ func (r *MemcachedReconciler) reconcilePodDisruptionBudget(ctx context.Context, 
 // monitoring is on, and deletes it otherwise. Without the ServiceMonitor API
 // it does nothing: the exporter still serves metrics for other scrapers.
 func (r *MemcachedReconciler) reconcileServiceMonitor(ctx context.Context, m *cachev1.Memcached) error {
-	return r.reconcileMonitoringObject(ctx, m, r.ServiceMonitors, DesiredServiceMonitor(m), newServiceMonitor, ServiceMonitorName(m), ServiceMonitorUpToDate)
+	return r.reconcileMonitoringObject(ctx, m, r.ServiceMonitors, DesiredServiceMonitor, newServiceMonitor, ServiceMonitorName(m), ServiceMonitorUpToDate)
 }
 
 // reconcilePrometheusRule creates or restores m's alerts while its monitoring
 // is on, and deletes them otherwise; without the PrometheusRule API it does
 // nothing.
 func (r *MemcachedReconciler) reconcilePrometheusRule(ctx context.Context, m *cachev1.Memcached) error {
-	return r.reconcileMonitoringObject(ctx, m, r.PrometheusRules, DesiredPrometheusRule(m), newPrometheusRule, PrometheusRuleName(m), PrometheusRuleUpToDate)
+	return r.reconcileMonitoringObject(ctx, m, r.PrometheusRules, DesiredPrometheusRule, newPrometheusRule, PrometheusRuleName(m), PrometheusRuleUpToDate)
 }
 
 // reconcileMonitoringObject does nothing where the cluster does not serve
-// the kind, deletes m's object called name when desired is nil (monitoring
-// off), and otherwise creates or restores it. The Prometheus Operator's
+// the kind, deletes m's object called name when desiredOf(m) is nil
+// (monitoring off), and otherwise creates or restores it. The Prometheus Operator's
 // kinds are unstructured: the operator depends on no Go module of theirs.
 func (r *MemcachedReconciler) reconcileMonitoringObject(ctx context.Context, m *cachev1.Memcached, served bool,
-	desired *unstructured.Unstructured, empty func() *unstructured.Unstructured, name string,
+	desiredOf func(*cachev1.Memcached) *unstructured.Unstructured, empty func() *unstructured.Unstructured, name string,
 	upToDate func(desired, actual *unstructured.Unstructured) bool,
 ) error {
 	if !served {
 		return nil
 	}
+	desired := desiredOf(m)
 	if desired == nil {
 		obj := empty()
 		obj.SetNamespace(m.Namespace)

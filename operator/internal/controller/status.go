@@ -156,9 +156,3 @@ func deploymentStalled(d *appsv1.Deployment) bool {
 	}
 	return false
 }
-
-// RolloutInProgress reports whether m's pods are being replaced or resized:
-// the operator is not safe to upgrade then.
-func RolloutInProgress(m *cachev1.Memcached) bool {
-	return meta.IsStatusConditionTrue(m.Status.Conditions, cachev1.ConditionProgressing)
-}

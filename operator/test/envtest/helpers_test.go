@@ -164,40 +164,14 @@ func updateDeployment(t *testing.T, key types.NamespacedName, status bool, mutat
 // returns it. A missing Deployment is not accepted.
 func waitForDeployment(t *testing.T, key types.NamespacedName, what string, check func(*appsv1.Deployment) error) *appsv1.Deployment {
 	t.Helper()
-	d := &appsv1.Deployment{}
-	eventually(t, fmt.Sprintf("deployment %s: %s", key, what), func() error {
-		got := &appsv1.Deployment{}
-		if err := k8sClient.Get(t.Context(), key, got); err != nil {
-			return err
-		}
-		if check != nil {
-			if err := check(got); err != nil {
-				return err
-			}
-		}
-		d = got
-		return nil
-	})
-	return d
+	return waitForObject(t, key, func() *appsv1.Deployment { return &appsv1.Deployment{} }, what, check)
 }
 
 // waitForMemcached polls the Memcached key until check accepts it and
 // returns it.
 func waitForMemcached(t *testing.T, key types.NamespacedName, what string, check func(*cachev1.Memcached) error) *cachev1.Memcached {
 	t.Helper()
-	m := &cachev1.Memcached{}
-	eventually(t, fmt.Sprintf("memcached %s: %s", key, what), func() error {
-		got := &cachev1.Memcached{}
-		if err := k8sClient.Get(t.Context(), key, got); err != nil {
-			return err
-		}
-		if err := check(got); err != nil {
-			return err
-		}
-		m = got
-		return nil
-	})
-	return m
+	return waitForObject(t, key, func() *cachev1.Memcached { return &cachev1.Memcached{} }, what, check)
 }
 
 // wantCondition is what a test expects of one status condition.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -148,7 +149,7 @@ type Requests struct {
 func CountMutating(events []AuditEvent, namespace string, users ...string) Requests {
 	c := Requests{ByKind: map[string]int{}}
 	for _, e := range events {
-		if !e.Mutating() || (len(users) > 0 && !contains(users, e.User.Username)) {
+		if !e.Mutating() || (len(users) > 0 && !slices.Contains(users, e.User.Username)) {
 			continue
 		}
 		if namespace != "" && e.Namespace() != namespace {
@@ -168,7 +169,7 @@ func CountMutating(events []AuditEvent, namespace string, users ...string) Reque
 func CountReads(events []AuditEvent, users ...string) int {
 	n := 0
 	for _, e := range events {
-		if e.Stage == "ResponseComplete" && (e.Verb == "get" || e.Verb == "list") && contains(users, e.User.Username) {
+		if e.Stage == "ResponseComplete" && (e.Verb == "get" || e.Verb == "list") && slices.Contains(users, e.User.Username) {
 			n++
 		}
 	}
@@ -183,7 +184,7 @@ func (c Requests) Without(resources ...string) int {
 	for kind, count := range c.ByKind {
 		_, resource, _ := strings.Cut(kind, " ")
 		resource, _, _ = strings.Cut(resource, "/")
-		if contains(resources, resource) {
+		if slices.Contains(resources, resource) {
 			n -= count
 		}
 	}
@@ -221,7 +222,7 @@ func (c Requests) String() string {
 func Writers(events []AuditEvent, users ...string) map[string]Span {
 	spans := map[string]Span{}
 	for _, e := range events {
-		if !e.Mutating() || !contains(users, e.User.Username) {
+		if !e.Mutating() || !slices.Contains(users, e.User.Username) {
 			continue
 		}
 		s, ok := spans[e.User.Username]
@@ -241,13 +242,4 @@ func Writers(events []AuditEvent, users ...string) map[string]Span {
 type Span struct {
 	First, Last time.Time
 	Count       int
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

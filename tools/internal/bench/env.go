@@ -28,8 +28,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
 
 	"github.com/example-inc/memcached-operator/tools/internal/localcluster"
@@ -307,7 +305,7 @@ func (e *Env) Identity(ctx context.Context, name string) (*Identity, error) {
 		Username:       "system:serviceaccount:" + OperatorNamespace + ":" + name,
 		Kubeconfig:     filepath.Join(e.WorkDir, name+".kubeconfig"),
 	}
-	if err := writeTokenKubeconfig(id.Kubeconfig, e.Cluster.RESTConfig(), token.Status.Token); err != nil {
+	if err := localcluster.WriteTokenKubeconfig(id.Kubeconfig, e.Cluster.RESTConfig(), token.Status.Token, ""); err != nil {
 		return nil, err
 	}
 	e.identities[name] = id
@@ -340,18 +338,6 @@ func (e *Env) createServiceAccount(ctx context.Context, name string) error {
 		}
 	}
 	return nil
-}
-
-func writeTokenKubeconfig(path string, admin *rest.Config, token string) error {
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["local"] = &clientcmdapi.Cluster{Server: admin.Host, CertificateAuthorityData: admin.CAData}
-	cfg.AuthInfos["operator"] = &clientcmdapi.AuthInfo{Token: token}
-	cfg.Contexts["operator"] = &clientcmdapi.Context{Cluster: "local", AuthInfo: "operator"}
-	cfg.CurrentContext = "operator"
-	if len(admin.CAData) == 0 && admin.CAFile != "" {
-		cfg.Clusters["local"].CertificateAuthority = admin.CAFile
-	}
-	return clientcmd.WriteToFile(*cfg, path)
 }
 
 // OperatorOptions say how to run one manager process.

@@ -3,6 +3,8 @@ package bench
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -85,7 +87,7 @@ func CreateMemcacheds(ctx context.Context, client dynamic.Interface, namespace s
 			}
 		})
 	}
-	for _, name := range sortedNames(want) {
+	for _, name := range slices.Sorted(maps.Keys(want)) {
 		names <- name
 	}
 	close(names)

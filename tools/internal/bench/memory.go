@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -116,7 +117,7 @@ func parseMetrics(sc *bufio.Scanner, names []string) (map[string]float64, error)
 		if j := strings.IndexByte(name, '{'); j >= 0 {
 			name = name[:j]
 		}
-		if !contains(names, name) {
+		if !slices.Contains(names, name) {
 			continue
 		}
 		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)

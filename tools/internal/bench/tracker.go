@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -104,7 +105,7 @@ func (t *Tracker) Check(want Want) Progress {
 		podsOf[p.Labels[InstanceLabel]] = append(podsOf[p.Labels[InstanceLabel]], p.Name)
 	}
 	progress := Progress{Total: len(want), Pending: map[string]string{}, stages: map[string]stage{}}
-	for _, name := range sortedNames(want) {
+	for _, name := range slices.Sorted(maps.Keys(want)) {
 		st, why := t.state(name, want[name], podsOf[name])
 		progress.stages[name] = st
 		if st != converged {
@@ -200,10 +201,14 @@ type Convergence struct {
 }
 
 // Percentile of the first-converged times, p in [0, 100].
-func (c Convergence) Percentile(p float64) time.Duration { return percentile(values(c.First), p) }
+func (c Convergence) Percentile(p float64) time.Duration {
+	return percentile(slices.Collect(maps.Values(c.First)), p)
+}
 
 // AllDeployed is when the last Memcached got its Deployment.
-func (c Convergence) AllDeployed() time.Duration { return percentile(values(c.Deployed), 100) }
+func (c Convergence) AllDeployed() time.Duration {
+	return percentile(slices.Collect(maps.Values(c.Deployed)), 100)
+}
 
 // StatusLag is the p-th percentile, over the Memcacheds, of the time from
 // their Deployment being ready at size to their status being complete: the
@@ -216,14 +221,6 @@ func (c Convergence) StatusLag(p float64) time.Duration {
 		}
 	}
 	return percentile(lags, p)
-}
-
-func values(m map[string]time.Duration) []time.Duration {
-	all := make([]time.Duration, 0, len(m))
-	for _, d := range m {
-		all = append(all, d)
-	}
-	return all
 }
 
 func percentile(all []time.Duration, p float64) time.Duration {
@@ -272,15 +269,6 @@ func (t *Tracker) WaitConverged(ctx context.Context, want Want, start time.Time,
 		case <-tick.C:
 		}
 	}
-}
-
-func sortedNames(want Want) []string {
-	names := make([]string, 0, len(want))
-	for name := range want {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	return names
 }
 
 func deref(p *int32) any {

@@ -1,13 +1,13 @@
 package bundle
 
 import (
-	"fmt"
 	"reflect"
 	"sort"
 	"strings"
 
 	"github.com/operator-framework/api/pkg/operators/v1alpha1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
@@ -76,7 +76,7 @@ func sortPermissions(in *inputs, clusterCRDs map[string]bool) (permissionsResult
 
 	accounts := map[string]bool{}
 	for _, d := range in.deployments {
-		sa, _, _ := nestedString(d.obj.Object, "spec", "template", "spec", "serviceAccountName")
+		sa, _, _ := unstructured.NestedString(d.obj.Object, "spec", "template", "spec", "serviceAccountName")
 		if sa == "" {
 			ps.errorf(checkGenerate, d.file, "spec.template.spec.serviceAccountName", "Deployment %s runs as the default service account: name one, so that OLM can grant it the bundle's permissions", d.obj.GetName())
 			continue
@@ -259,31 +259,4 @@ func dedupRules(rules []rbacv1.PolicyRule) []rbacv1.PolicyRule {
 		}
 	}
 	return out
-}
-
-func nestedString(obj map[string]any, fields ...string) (string, bool, error) {
-	v, ok, err := nestedField(obj, fields...)
-	if !ok || err != nil {
-		return "", ok, err
-	}
-	s, isString := v.(string)
-	if !isString {
-		return "", true, fmt.Errorf("%s is a %T, not a string", strings.Join(fields, "."), v)
-	}
-	return s, true, nil
-}
-
-func nestedField(obj map[string]any, fields ...string) (any, bool, error) {
-	var cur any = obj
-	for i, f := range fields {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil, false, fmt.Errorf("%s is a %T, not an object", strings.Join(fields[:i], "."), cur)
-		}
-		cur, ok = m[f]
-		if !ok {
-			return nil, false, nil
-		}
-	}
-	return cur, true, nil
 }

@@ -149,9 +149,6 @@ func Release(ctx context.Context, opts ReleaseOptions) (*ReleaseResult, error) {
 		}
 	}
 	if res.ReleaseChanged {
-		if err := os.MkdirAll(opts.ReleasesDir, 0o755); err != nil {
-			return nil, fmt.Errorf("release: %w", err)
-		}
 		dir, err := atomicdir.StageDir(res.ReleaseDir)
 		if err != nil {
 			return nil, fmt.Errorf("release: %w", err)

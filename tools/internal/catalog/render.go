@@ -165,7 +165,7 @@ func renderTemplate(t *Template, dirOf func(TemplateRelease) string, opts Render
 		bc := contents[i]
 		at.Bundle = bc.name
 		v, _ := semver.Parse(rel.Version)
-		if bc.version.Compare(v) != 0 || bc.version.String() != v.String() {
+		if bc.version.String() != v.String() {
 			problems.Addf(at, "the bundle in %s has CSV spec.version %s, not %s", bc.dir, bc.version, rel.Version)
 		}
 		if bc.pkg != t.Package {
@@ -279,6 +279,12 @@ func stageCatalog(ctx context.Context, r *rendered, opts RenderOptions) (*Render
 	if samePath(opts.OutputDir, filepath.Dir(opts.Template)) {
 		ignore = indexIgnore(filepath.Base(opts.Template))
 	}
+	catalogStale := !sameDirContent(res.PackageDir, map[string][]byte{CatalogFile: data})
+	ignoreStale := false
+	if ignore != nil {
+		cur, err := os.ReadFile(ignorePath)
+		ignoreStale = err != nil || !bytes.Equal(cur, ignore)
+	}
 
 	if opts.Check {
 		// Validate in memory, then compare.
@@ -290,13 +296,11 @@ func stageCatalog(ctx context.Context, r *rendered, opts RenderOptions) (*Render
 			return nil, nil, err
 		}
 		var stale []string
-		if !sameDirContent(res.PackageDir, map[string][]byte{CatalogFile: data}) {
+		if catalogStale {
 			stale = append(stale, res.PackageDir)
 		}
-		if ignore != nil {
-			if cur, err := os.ReadFile(ignorePath); err != nil || !bytes.Equal(cur, ignore) {
-				stale = append(stale, ignorePath)
-			}
+		if ignoreStale {
+			stale = append(stale, ignorePath)
 		}
 		if len(stale) > 0 {
 			return nil, nil, fmt.Errorf("the catalog is out of date with %s and %s (%v): run `tools catalog render`", opts.Template, opts.ReleasesDir, stale)
@@ -323,21 +327,18 @@ func stageCatalog(ctx context.Context, r *rendered, opts RenderOptions) (*Render
 		return fail(err)
 	}
 
-	changed := !sameDirContent(res.PackageDir, map[string][]byte{CatalogFile: data})
-	if !changed {
+	if !catalogStale {
 		if err := atomicdir.Discard(items...); err != nil {
 			return nil, nil, err
 		}
 		items = nil
 	}
-	if ignore != nil {
-		if cur, err := os.ReadFile(ignorePath); err != nil || !bytes.Equal(cur, ignore) {
-			f, err := atomicdir.StageFile(ignorePath, ignore, 0o644)
-			if err != nil {
-				return fail(err)
-			}
-			items = append(items, f)
+	if ignoreStale {
+		f, err := atomicdir.StageFile(ignorePath, ignore, 0o644)
+		if err != nil {
+			return fail(err)
 		}
+		items = append(items, f)
 	}
 	res.Changed = len(items) > 0
 	return res, items, nil

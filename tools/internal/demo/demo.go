@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/example-inc/memcached-operator/tools/internal/localcluster"
@@ -125,7 +126,7 @@ func step(out io.Writer, title string) { fmt.Fprintf(out, "\n## %s\n", title) }
 // cluster of kubeconfig with input on stdin.
 func run(out io.Writer, kubeconfig string, input []byte, name string, args ...string) error {
 	shown := append([]string{filepath.Base(name)}, args...)
-	fmt.Fprintf(out, "$ %s\n", join(shown))
+	fmt.Fprintf(out, "$ %s\n", strings.Join(shown, " "))
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	if input != nil {
@@ -133,18 +134,7 @@ func run(out io.Writer, kubeconfig string, input []byte, name string, args ...st
 	}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%s: %w", join(shown), err)
+		return fmt.Errorf("%s: %w", strings.Join(shown, " "), err)
 	}
 	return nil
-}
-
-func join(args []string) string {
-	var b bytes.Buffer
-	for i, a := range args {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(a)
-	}
-	return b.String()
 }

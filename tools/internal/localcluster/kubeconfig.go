@@ -2,6 +2,8 @@ package localcluster
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -44,4 +46,20 @@ func restConfigFromKubeconfig(path string) (*rest.Config, error) {
 		return nil, fmt.Errorf("loading kubeconfig %s: %w", path, err)
 	}
 	return cfg, nil
+}
+
+// WriteTokenKubeconfig writes to path a kubeconfig for the cluster of admin
+// (its server and CA) that authenticates with token, a ServiceAccount's
+// token from the TokenRequest API, in namespace by default: how the tools run
+// the operator as the identity a Deployment would give it.
+func WriteTokenKubeconfig(path string, admin *rest.Config, token, namespace string) error {
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["local"] = &clientcmdapi.Cluster{Server: admin.Host, CertificateAuthorityData: admin.CAData}
+	cfg.AuthInfos["serviceaccount"] = &clientcmdapi.AuthInfo{Token: token}
+	cfg.Contexts["serviceaccount"] = &clientcmdapi.Context{Cluster: "local", AuthInfo: "serviceaccount", Namespace: namespace}
+	cfg.CurrentContext = "serviceaccount"
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return clientcmd.WriteToFile(*cfg, path)
 }

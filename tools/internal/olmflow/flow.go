@@ -67,12 +67,11 @@ type Config struct {
 
 // flow is one run: the cluster, OLM and what the steps share.
 type flow struct {
-	cfg     Config
-	cluster *localcluster.Cluster
-	olm     *olm.OLM
-	kube    kubernetes.Interface
-	dyn     dynamic.Interface
-	admin   *rest.Config
+	cfg   Config
+	olm   *olm.OLM
+	kube  kubernetes.Interface
+	dyn   dynamic.Interface
+	admin *rest.Config
 	// managers are the manager binaries by version: the newest built from
 	// the working tree, older ones from the commits that released them.
 	managers map[string]string
@@ -148,7 +147,7 @@ func (f *flow) start(ctx context.Context) error {
 		return err
 	}
 	f.stops = append(f.stops, func() { _ = cluster.Stop() })
-	f.cluster, f.admin = cluster, cluster.RESTConfig()
+	f.admin = cluster.RESTConfig()
 	if f.kube, err = kubernetes.NewForConfig(f.admin); err != nil {
 		return err
 	}
@@ -164,6 +163,11 @@ func (f *flow) start(ctx context.Context) error {
 	return f.buildManagers(ctx)
 }
 
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
 // buildManagers builds the oldest release's manager from the commit that
 // recorded it and the newest from the working tree, unless ManagerDir has
 // them already.
@@ -176,19 +180,14 @@ func (f *flow) buildManagers(ctx context.Context) error {
 		f.oldVersion: filepath.Join(dir, "manager-"+f.oldVersion),
 		f.newVersion: filepath.Join(dir, "manager-"+f.newVersion),
 	}
-	build := map[string]func() error{
-		f.oldVersion: func() error {
-			return operatorprocess.BuildRelease(ctx, f.cfg.RepoRoot, f.oldVersion, f.managers[f.oldVersion])
-		},
-		f.newVersion: func() error { return operatorprocess.Build(ctx, f.cfg.RepoRoot, f.managers[f.newVersion]) },
-	}
-	for _, v := range []string{f.oldVersion, f.newVersion} {
-		if _, err := os.Stat(f.managers[v]); err == nil {
-			continue
-		}
-		if err := build[v](); err != nil {
+	oldBin, newBin := f.managers[f.oldVersion], f.managers[f.newVersion]
+	if !exists(oldBin) {
+		if err := operatorprocess.BuildRelease(ctx, f.cfg.RepoRoot, f.oldVersion, oldBin); err != nil {
 			return err
 		}
+	}
+	if !exists(newBin) {
+		return operatorprocess.Build(ctx, f.cfg.RepoRoot, newBin)
 	}
 	return nil
 }

@@ -3,8 +3,6 @@ package olmflow
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -12,8 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/example-inc/memcached-operator/tools/internal/localcluster"
 	"k8s.io/utils/ptr"
 )
 
@@ -39,15 +37,7 @@ func tokenKubeconfig(ctx context.Context, kube kubernetes.Interface, admin *rest
 	if err != nil {
 		return fmt.Errorf("requesting a token for serviceaccount %s/%s: %w", namespace, name, err)
 	}
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["local"] = &clientcmdapi.Cluster{Server: admin.Host, CertificateAuthorityData: admin.CAData}
-	cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: tr.Status.Token}
-	cfg.Contexts["sa"] = &clientcmdapi.Context{Cluster: "local", AuthInfo: name, Namespace: namespace}
-	cfg.CurrentContext = "sa"
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return clientcmd.WriteToFile(*cfg, path)
+	return localcluster.WriteTokenKubeconfig(path, admin, tr.Status.Token, namespace)
 }
 
 func obj(apiVersion, kind, namespace, name string, spec map[string]any) *unstructured.Unstructured {

@@ -623,10 +623,6 @@ func conditionsText(u *unstructured.Unstructured, path ...string) string {
 	return b.String()
 }
 
-func indent(s string) string {
-	return "  " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n  ") + "\n"
-}
-
 // specSize reads spec.size whether it was decoded from JSON (float64) or
 // from the API (int64).
 func specSize(m *unstructured.Unstructured) int64 {

@@ -71,8 +71,9 @@ func (f Failure) String() string {
 // Run makes the checks of every default test against the bundle in dir and
 // returns every failure, sorted by test.
 func Run(dir string) []Failure {
+	csvFile := findCSVFile(dir)
 	var fs []Failure
-	fs = append(fs, bundleValidation(dir)...)
+	fs = append(fs, bundleValidation(dir, csvFile)...)
 
 	b, err := apimanifests.GetBundleFromDir(dir)
 	if err != nil || b == nil || b.CSV == nil {
@@ -88,7 +89,6 @@ func Run(dir string) []Failure {
 		}
 		return fs
 	}
-	csvFile := findCSVFile(dir)
 	crs, err := examples(b.CSV)
 	if err != nil {
 		for _, t := range []string{BasicCheckSpec, OLMCRDsHaveValidation, OLMSpecDescriptors, OLMStatusDescriptors} {
@@ -118,7 +118,7 @@ func testOrder(t string) int {
 // check (directories, annotations, media type) and content check (kinds
 // OLM supports, objects a cluster accepts), then the default validators of
 // operator-framework/api. Their warnings are only suggestions to scorecard.
-func bundleValidation(dir string) []Failure {
+func bundleValidation(dir, csvFile string) []Failure {
 	var fs []Failure
 	logger := logrus.New()
 	logger.SetOutput(io.Discard)
@@ -152,7 +152,6 @@ func bundleValidation(dir string) []Failure {
 	for _, crd := range b.V1CRDs {
 		objs = append(objs, crd)
 	}
-	csvFile := findCSVFile(dir)
 	for _, r := range apivalidation.DefaultBundleValidators.Validate(objs...) {
 		for _, e := range r.Errors {
 			fs = append(fs, Failure{Test: OLMBundleValidation, File: csvFile, Field: e.Field, Message: e.Detail})
