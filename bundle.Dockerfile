@@ -9,6 +9,9 @@ LABEL operators.operatorframework.io.bundle.package.v1=memcached-operator
 LABEL operators.operatorframework.io.bundle.channels.v1=candidate
 LABEL operators.operatorframework.io.bundle.channel.default.v1=candidate
 
+# OpenShift releases the bundle is offered on.
+LABEL com.redhat.openshift.versions=v4.12
+
 # Labels about how the bundle was built.
 LABEL operators.operatorframework.io.metrics.builder=memcached-operator-tools
 LABEL operators.operatorframework.io.metrics.mediatype.v1=metrics+v1

@@ -17,29 +17,11 @@ OUT=${1:?usage: opm-image-binaries.sh OUTPUT_DIR}
 OPM_VERSION=${OPM_VERSION:-v1.73.0}
 PLATFORMS=${PLATFORMS:-linux/arm64,linux/amd64,linux/s390x,linux/ppc64le}
 
-log() { printf '[opm-image-binaries] %s\n' "$*" >&2; }
-die() { printf '[opm-image-binaries] error: %s\n' "$*" >&2; exit 1; }
+NAME=opm-image-binaries
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
+OUT=$(absdir "$OUT")
 BUILD="$OUT/.build"
-
-export GOFLAGS=-mod=mod GOWORK=off
-
-# wrapper DIR MODULE@VERSION: an empty module that requires MODULE@VERSION
-# (the proxy refuses @latest and `go install` for operator-framework modules).
-wrapper() {
-  local dir=$1 modver=$2
-  if [[ -f "$dir/.ok" && "$(cat "$dir/.ok")" == "$modver" ]]; then
-    return 0
-  fi
-  rm -rf "$dir"; mkdir -p "$dir"
-  (cd "$dir" && go mod init local.build/wrapper >/dev/null 2>&1)
-  if ! (cd "$dir" && go get "$modver" >"$dir/get.log" 2>&1); then
-    die "the Go module proxy refused $modver: $(grep -m1 -i 'error\|refused\|40[34]' "$dir/get.log" || tail -1 "$dir/get.log")"
-  fi
-  echo "$modver" >"$dir/.ok"
-}
 
 wrapper "$BUILD/opm" "github.com/operator-framework/operator-registry@$OPM_VERSION"
 # grpc_health_probe at the version operator-registry pins (its tools.go), as
@@ -71,14 +53,12 @@ for p in "${platforms[@]}"; do
     amd64:v*) envs+=("GOAMD64=$variant") ;;
   esac
   log "$p: building opm $OPM_VERSION"
-  (cd "$BUILD/opm" && env "${envs[@]}" go build -trimpath -tags=json1,containers_image_openpgp \
+  (export "${envs[@]}"; go_build "$BUILD/opm" "opm $OPM_VERSION for $p" -tags=json1,containers_image_openpgp \
     -ldflags "-s -w -X github.com/operator-framework/operator-registry/cmd/opm/version.opmVersion=$OPM_VERSION" \
-    -o "$dir/opm" github.com/operator-framework/operator-registry/cmd/opm) \
-    || die "building opm $OPM_VERSION for $p failed"
+    -o "$dir/opm" github.com/operator-framework/operator-registry/cmd/opm)
   log "$p: building grpc_health_probe $PROBE_VERSION"
-  (cd "$BUILD/grpc-health-probe" && env "${envs[@]}" go build -trimpath -ldflags "-s -w" \
-    -o "$dir/grpc_health_probe" github.com/grpc-ecosystem/grpc-health-probe) \
-    || die "building grpc_health_probe $PROBE_VERSION for $p failed"
+  (export "${envs[@]}"; go_build "$BUILD/grpc-health-probe" "grpc_health_probe $PROBE_VERSION for $p" -ldflags "-s -w" \
+    -o "$dir/grpc_health_probe" github.com/grpc-ecosystem/grpc-health-probe)
   echo "$WANT" >"$dir/.versions"
 done
 log "done: $OUT ($WANT)"

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
@@ -28,6 +30,8 @@ import (
 	cachev1 "github.com/example-inc/memcached-operator/operator/api/v1"
 	"github.com/example-inc/memcached-operator/operator/internal/controller"
 	"github.com/example-inc/memcached-operator/operator/internal/health"
+	"github.com/example-inc/memcached-operator/operator/internal/leaderguard"
+	"github.com/example-inc/memcached-operator/operator/internal/options"
 	"github.com/example-inc/memcached-operator/operator/internal/platform"
 	"github.com/example-inc/memcached-operator/operator/internal/scope"
 	"github.com/example-inc/memcached-operator/operator/internal/upgradeable"
@@ -49,41 +53,24 @@ func init() {
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(cachev1.AddToScheme(scheme))
 	utilruntime.Must(apiv2.AddToScheme(scheme))
+	// rest_client_rate_limiter_duration_seconds: how long requests waited
+	// for the client-side limiter (--kube-api-qps, --kube-api-burst), so
+	// that whether that budget bounds a rollout is read, not guessed
+	// (docs/performance.md). Two labels, verb and host: a few series.
+	metrics.RegisterRESTClientMetrics(metrics.MetricRateLimiterLatency)
 }
 
 func main() {
-	var (
-		metricsAddr             string
-		secureMetrics           bool
-		enableHTTP2             bool
-		probeAddr               string
-		enableLeaderElection    bool
-		leaderElectionNamespace string
-		maxConcurrentReconciles int
-		qps                     float64
-		burst                   int
-		monitoringRecheck       time.Duration
-	)
-	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to. "+
-		"Use :8443 for HTTPS or :8080 for HTTP, or leave as 0 to disable the metrics service.")
-	flag.BoolVar(&secureMetrics, "metrics-secure", true,
-		"If set, the metrics endpoint is served securely via HTTPS with authentication and authorization.")
-	flag.BoolVar(&enableHTTP2, "enable-http2", false,
-		"If set, HTTP/2 will be enabled for the metrics server (off by default: CVE-2023-44487, CVE-2023-39325).")
-	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the probe endpoint binds to.")
-	flag.BoolVar(&enableLeaderElection, "leader-elect", false,
-		"Enable leader election for controller manager. Enabling this will ensure there is only one active controller manager.")
-	flag.StringVar(&leaderElectionNamespace, "leader-election-namespace", "",
-		"Namespace of the leader election lease; defaults to the operator's own namespace in a cluster.")
-	flag.IntVar(&maxConcurrentReconciles, "max-concurrent-reconciles", 8, "How many Memcacheds are reconciled at once.")
-	flag.Float64Var(&qps, "kube-api-qps", 50, "Queries per second the operator may send to the API server.")
-	flag.IntVar(&burst, "kube-api-burst", 100, "Burst of queries the operator may send to the API server.")
-	flag.DurationVar(&monitoringRecheck, "monitoring-recheck-interval", time.Minute,
-		"How often to ask whether the Prometheus Operator's APIs appeared or went; the operator exits (to be restarted) when they did.")
-	opts := zap.Options{Development: false}
-	opts.BindFlags(flag.CommandLine)
-	flag.Parse()
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	opts, err := options.Parse(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		// Before anything starts, and with flag's own exit status.
+		fmt.Fprintf(os.Stderr, "manager: invalid command line:\n%v\n", err)
+		os.Exit(2)
+	}
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts.Zap)))
 
 	namespaces, err := scope.ParseNamespaces(os.Getenv(scope.WatchNamespaceEnv))
 	if err != nil {
@@ -92,18 +79,25 @@ func main() {
 	}
 
 	restConfig := ctrl.GetConfigOrDie()
-	restConfig.QPS, restConfig.Burst = float32(qps), burst
+	restConfig.QPS, restConfig.Burst = float32(opts.QPS), opts.Burst
+	// controller-runtime's defaults, spelled out: the write guard uses the
+	// renew deadline.
+	leaseDuration, renewDeadline, retryPeriod := 15*time.Second, 10*time.Second, 2*time.Second
+	if opts.LeaderElect {
+		// A replica whose Lease may have been taken writes nothing.
+		restConfig.Wrap(leaderguard.New(renewDeadline).Wrap)
+	}
 
 	var tlsOpts []func(*tls.Config)
-	if !enableHTTP2 {
+	if !opts.EnableHTTP2 {
 		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
 	}
 	metricsOptions := metricsserver.Options{
-		BindAddress:   metricsAddr,
-		SecureServing: secureMetrics,
+		BindAddress:   opts.MetricsAddr,
+		SecureServing: opts.SecureMetrics,
 		TLSOpts:       tlsOpts,
 	}
-	if secureMetrics {
+	if opts.SecureMetrics {
 		metricsOptions.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 
@@ -129,11 +123,14 @@ func main() {
 		Client:                        client.Options{Cache: &client.CacheOptions{Unstructured: true}},
 		Metrics:                       metricsOptions,
 		WebhookServer:                 webhook.NewServer(webhook.Options{TLSOpts: tlsOpts}),
-		HealthProbeBindAddress:        probeAddr,
-		LeaderElection:                enableLeaderElection,
+		HealthProbeBindAddress:        opts.ProbeAddr,
+		LeaderElection:                opts.LeaderElect,
 		LeaderElectionID:              "memcached-operator.cache.example.com",
-		LeaderElectionNamespace:       leaderElectionNamespace,
+		LeaderElectionNamespace:       opts.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 &leaseDuration,
+		RenewDeadline:                 &renewDeadline,
+		RetryPeriod:                   &retryPeriod,
 	})
 	if err != nil {
 		setupLog.Error(err, "Unable to create manager")
@@ -157,7 +154,7 @@ func main() {
 		Operand:                 operand,
 		ServiceMonitors:         monitoring.ServiceMonitors,
 		PrometheusRules:         monitoring.PrometheusRules,
-		MaxConcurrentReconciles: maxConcurrentReconciles,
+		MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 	}).SetupWithManager(mgr); err != nil {
 		setupLog.Error(err, "Unable to create controller", "controller", "Memcached")
 		os.Exit(1)
@@ -168,7 +165,7 @@ func main() {
 		os.Exit(1)
 	}
 
-	if err := mgr.Add(&platform.MonitoringWatch{Discovery: discoveryClient, Started: monitoring, Interval: monitoringRecheck}); err != nil {
+	if err := mgr.Add(&platform.MonitoringWatch{Discovery: discoveryClient, Started: monitoring, Interval: opts.MonitoringRecheckInterval}); err != nil {
 		setupLog.Error(err, "Unable to watch the monitoring APIs")
 		os.Exit(1)
 	}

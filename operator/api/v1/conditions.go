@@ -37,3 +37,23 @@ const (
 	// ReasonAsExpected: nothing is wrong.
 	ReasonAsExpected = "AsExpected"
 )
+
+// Reasons of a Degraded condition when the API server refused, as invalid,
+// the Deployment the operator built from a spec the CRD's schema admitted
+// (the schema cannot check a pod template as the API server's validation
+// of pods does). Each names the spec field; the message gives the path
+// within it and the API server's words.
+const (
+	ReasonInvalidAffinity                  = "InvalidAffinity"
+	ReasonInvalidTolerations               = "InvalidTolerations"
+	ReasonInvalidNodeSelector              = "InvalidNodeSelector"
+	ReasonInvalidTopologySpreadConstraints = "InvalidTopologySpreadConstraints"
+	ReasonInvalidResources                 = "InvalidResources"
+)
+
+// ReasonInvalidExtraArgs: extraArgs holds options outside the allow-list
+// (controller.ExtraArgAllowed), which the operator leaves out of memcached's
+// command line. The CRD's rule refuses only the flags the operator manages,
+// as 0.3.1's did (a changed rule would stop OLM v1 from upgrading), so the
+// operator is what enforces the allow-list, on every Kubernetes version.
+const ReasonInvalidExtraArgs = "InvalidExtraArgs"

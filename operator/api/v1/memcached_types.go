@@ -73,8 +73,31 @@ type MemcachedSpec struct {
 
 	// ExtraArgs are appended to memcached's command line, for settings the
 	// spec has no field for, such as ["-o", "lru_crawler,lru_maintainer"].
-	// Flags the operator sets from the spec (-m -c -t -I -p -U -l -v and their
-	// long forms) are refused: use the fields instead.
+	// Only options that tune the cache are used, as memcached's getopt reads
+	// them (short ones may be grouped: -MC): -o/--extended,
+	// -f/--slab-growth-factor, -n/--slab-min-size, -R/--max-reqs-per-event,
+	// -b/--listen-backlog, -B/--protocol, -D, -M/--disable-evictions,
+	// -C/--disable-cas, -F/--disable-flush-all, -X/--disable-dumping,
+	// -W/--disable-watch, -L/--enable-largepages, and values that do not
+	// start with '-'. The API server refuses the flags the operator sets from
+	// the spec (-m -c -t -I -p -U -l -v and their long forms): use the fields
+	// instead. The operator leaves any other option out of memcached's
+	// command line and names each in the Degraded condition (reason
+	// InvalidExtraArgs), such as a managed flag inside a group (-Mm2), an
+	// abbreviated long option (--ext) and those that would stop, detach or
+	// expose memcached (-d, -h, -V, -i, -A, -s, -u, ...): the pod runs it in
+	// the foreground, as the pod's user, on TCP.
+	// ---
+	// The rule below is 0.3.1's, unchanged, and must stay so: OLM v1's CRD
+	// upgrade-safety preflight (operator-controller v1.11.0, crdify with
+	// UnhandledEnforcement Error) classifies no change to a CEL rule, so any
+	// change is an "unhandled change" that its default Strict enforcement
+	// refuses, and every release from 0.2.1 on must stay upgradeable (issue
+	// 18). The schema therefore refuses what 0.3.1 refused and the operator
+	// (controller.ExtraArgAllowed) enforces the allow-list, on every
+	// Kubernetes version. A later release can move the allow-list into the
+	// CRD once crdify classifies CEL rule changes. See
+	// docs/crd-upgrade-safety.md.
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MaxLength=256
 	// +kubebuilder:validation:XValidation:rule="self.all(a, !a.matches('^-[mctIpUlv]') && !(a.startsWith('--') && size(a.split('=')[0]) > 2 && ['--memory-limit', '--conn-limit', '--threads', '--max-item-size', '--port', '--udp-port', '--listen', '--verbose'].exists(f, f.startsWith(a.split('=')[0]))))",message="extraArgs must not set a flag the operator manages: -m/--memory-limit (use memoryMB), -c/--conn-limit (maxConnections), -t/--threads (threads), -I/--max-item-size (maxItemSize), -v/--verbose (verbosity), -p/--port, -U/--udp-port, -l/--listen"

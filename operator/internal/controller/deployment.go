@@ -181,7 +181,9 @@ func memcachedArgs(spec cachev1.MemcachedSpec) []string {
 	case v >= 2:
 		args = append(args, "-vv")
 	}
-	return append(args, spec.ExtraArgs...)
+	// What the allow-list refuses is left out: the CRD's rule refuses only
+	// the flags set above.
+	return append(args, allowedExtraArgs(spec.ExtraArgs)...)
 }
 
 // memcachedResources are the memcached container's requests and limits:

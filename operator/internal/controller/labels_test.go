@@ -2,12 +2,15 @@ package controller
 
 import (
 	"context"
+	"reflect"
 	"slices"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 func labelsOf(m map[string]string) labels.Set { return labels.Set(m) }
@@ -37,11 +40,19 @@ func TestPodToMemcached(t *testing.T) {
 	}
 }
 
+// kindOf is the kind of a typed or unstructured object.
+func kindOf(o client.Object) string {
+	if u, ok := o.(*unstructured.Unstructured); ok {
+		return u.GetKind()
+	}
+	return reflect.TypeOf(o).Elem().Name()
+}
+
 func TestCachedObjects(t *testing.T) {
 	kinds := func(serviceMonitors, prometheusRules bool) []string {
 		var out []string
 		for _, o := range CachedObjects(serviceMonitors, prometheusRules) {
-			out = append(out, kindName(o))
+			out = append(out, kindOf(o))
 		}
 		return out
 	}

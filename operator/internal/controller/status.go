@@ -1,11 +1,11 @@
 package controller
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -14,16 +14,6 @@ import (
 
 	cachev1 "github.com/example-inc/memcached-operator/operator/api/v1"
 )
-
-// observed is what one reconcile saw: the inputs of the status functions.
-type observed struct {
-	// deployment is nil when it does not exist.
-	deployment *appsv1.Deployment
-	// pods are the pods labelled as this Memcached's.
-	pods []corev1.Pod
-	// reconcileErr is the first error of this reconcile, if any.
-	reconcileErr error
-}
 
 // computeStatus is the status m should have given what was observed. It keeps
 // the transition times of conditions whose status did not change, so an
@@ -40,7 +30,7 @@ func computeStatus(m *cachev1.Memcached, obs observed, now metav1.Time) cachev1.
 	for _, c := range []metav1.Condition{
 		availableCondition(m, obs),
 		progressingCondition(m, obs),
-		degradedCondition(obs),
+		degradedCondition(m, obs),
 	} {
 		c.ObservedGeneration = m.Generation
 		c.LastTransitionTime = now
@@ -84,7 +74,7 @@ func availableCondition(m *cachev1.Memcached, obs observed) metav1.Condition {
 	c := metav1.Condition{Type: cachev1.ConditionAvailable}
 	want := m.Spec.Size
 	switch {
-	case errors.Is(obs.reconcileErr, errDeploymentNotOwned):
+	case obs.deploymentNotOwned():
 		c.Status, c.Reason = metav1.ConditionFalse, cachev1.ReasonDeploymentNotOwned
 		c.Message = fmt.Sprintf("Deployment %s exists and is not controlled by this Memcached", m.Name)
 	case obs.deployment == nil:
@@ -123,12 +113,12 @@ func progressingCondition(m *cachev1.Memcached, obs observed) metav1.Condition {
 	return c
 }
 
-func degradedCondition(obs observed) metav1.Condition {
+func degradedCondition(m *cachev1.Memcached, obs observed) metav1.Condition {
 	c := metav1.Condition{Type: cachev1.ConditionDegraded}
 	switch {
-	case obs.reconcileErr != nil:
-		c.Status, c.Reason = metav1.ConditionTrue, cachev1.ReasonReconcileFailed
-		c.Message = obs.reconcileErr.Error()
+	case len(obs.failures) > 0 || len(obs.notOwned) > 0 || refusedExtraArgs(m.Spec.ExtraArgs) != "":
+		c.Status = metav1.ConditionTrue
+		c.Reason, c.Message = problems(m, obs)
 	case obs.deployment != nil && deploymentStalled(obs.deployment):
 		c.Status, c.Reason = metav1.ConditionTrue, cachev1.ReasonProgressDeadlineExceeded
 		c.Message = fmt.Sprintf("Deployment %s exceeded its progress deadline", obs.deployment.Name)
@@ -137,6 +127,48 @@ func degradedCondition(obs observed) metav1.Condition {
 		c.Message = "the operator is able to reconcile this Memcached"
 	}
 	return c
+}
+
+// problems are the reason and message of a Degraded condition from what a
+// reconcile could not do. The reason names the first Memcached field whose
+// value the API server refused, if any (a spec the schema admits can still
+// make an invalid pod, such as a limit below its request), and is
+// ReconcileFailed otherwise; the message lists every problem.
+func problems(m *cachev1.Memcached, obs observed) (reason, message string) {
+	reason = cachev1.ReasonReconcileFailed
+	var messages []string
+	for _, f := range obs.failures {
+		fieldReason, refusal, ok := refused(f)
+		if !ok {
+			messages = append(messages, f.Error())
+			continue
+		}
+		if reason == cachev1.ReasonReconcileFailed {
+			reason = fieldReason
+		}
+		messages = append(messages, refusal)
+	}
+	for _, ref := range obs.notOwned {
+		messages = append(messages, notOwnedMessage(ref, m.Name))
+	}
+	if refused := refusedExtraArgs(m.Spec.ExtraArgs); refused != "" {
+		if reason == cachev1.ReasonReconcileFailed {
+			reason = cachev1.ReasonInvalidExtraArgs
+		}
+		messages = append(messages, refused)
+	}
+	return reason, strings.Join(messages, "; ")
+}
+
+// degradedChanged tells whether the Degraded condition differs between two
+// statuses in anything but its transition time.
+func degradedChanged(before, after cachev1.MemcachedStatus) bool {
+	b := meta.FindStatusCondition(before.Conditions, cachev1.ConditionDegraded)
+	a := meta.FindStatusCondition(after.Conditions, cachev1.ConditionDegraded)
+	if a == nil || b == nil {
+		return a != b
+	}
+	return a.Status != b.Status || a.Reason != b.Reason || a.Message != b.Message
 }
 
 // rolloutComplete is kubectl rollout status's test: the Deployment controller

@@ -81,8 +81,18 @@ func TestComputeStatusConditions(t *testing.T) {
 		{
 			name:        "creating failed",
 			size:        3,
-			obs:         observed{reconcileErr: errors.New("creating deployment: forbidden")},
+			obs:         observed{failures: []failure{{verb: "create", kind: "Deployment", name: "memcached-sample", err: errors.New("forbidden")}}},
 			available:   wantCondition{metav1.ConditionFalse, cachev1.ReasonDeploymentMissing},
+			progressing: wantCondition{metav1.ConditionTrue, cachev1.ReasonRollingOut},
+			degraded:    wantCondition{metav1.ConditionTrue, cachev1.ReasonReconcileFailed},
+		},
+		{
+			name: "deployment not owned",
+			size: 3,
+			obs: observed{notOwned: []objectRef{{kind: "Deployment", object: &appsv1.Deployment{
+				ObjectMeta: metav1.ObjectMeta{Name: "memcached-sample"},
+			}}}},
+			available:   wantCondition{metav1.ConditionFalse, cachev1.ReasonDeploymentNotOwned},
 			progressing: wantCondition{metav1.ConditionTrue, cachev1.ReasonRollingOut},
 			degraded:    wantCondition{metav1.ConditionTrue, cachev1.ReasonReconcileFailed},
 		},

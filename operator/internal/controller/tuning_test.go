@@ -30,6 +30,11 @@ func TestMemcachedArgs(t *testing.T) {
 		{"verbosity 1", cachev1.MemcachedSpec{Verbosity: ptr.To[int32](1)}, append(slices.Clone(base), "-v")},
 		{"verbosity 2", cachev1.MemcachedSpec{Verbosity: ptr.To[int32](2)}, append(slices.Clone(base), "-vv")},
 		{"extraArgs last", cachev1.MemcachedSpec{ExtraArgs: []string{"-o", "lru_crawler", "-R", "40"}}, append(slices.Clone(base), "-o", "lru_crawler", "-R", "40")},
+		// Outside the allow-list (-Mm2 and -d pass the CRD's rule, -l where
+		// CEL validation is off): left out, their values apart left as
+		// arguments memcached ignores.
+		{"refused extraArgs left out", cachev1.MemcachedSpec{ExtraArgs: []string{"-Mm2", "-o", "modern", "-l", "0.0.0.0", "-d"}},
+			append(slices.Clone(base), "-o", "modern", "0.0.0.0")},
 		{"everything, in a fixed order", cachev1.MemcachedSpec{
 			MemoryMB:       256,
 			MaxConnections: ptr.To[int32](2048),

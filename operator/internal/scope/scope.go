@@ -43,9 +43,15 @@ func ParseNamespaces(value string) ([]string, error) {
 // PodDisruptionBudgets, ServiceMonitors, PrometheusRules: see
 // controller.CachedObjects), to the objects that carry managed: the
 // operator's memory then grows with what it owns, not with the size of the
-// cluster.
+// cluster. Every cached object is kept without its managedFields, which the
+// operator never reads (it writes merge patches, computed from two cached
+// copies, and creates): on a Deployment or a Pod they are a good part of the
+// object, and a cached copy is held for each (issue 16 item 3, memory).
 func CacheOptions(namespaces []string, managed labels.Selector, selected []client.Object) cache.Options {
-	opts := cache.Options{ByObject: make(map[client.Object]cache.ByObject, len(selected))}
+	opts := cache.Options{
+		ByObject:         make(map[client.Object]cache.ByObject, len(selected)),
+		DefaultTransform: cache.TransformStripManagedFields(),
+	}
 	for _, obj := range selected {
 		opts.ByObject[obj] = cache.ByObject{Label: managed}
 	}

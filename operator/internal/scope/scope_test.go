@@ -8,6 +8,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -82,5 +83,14 @@ func TestCacheOptions(t *testing.T) {
 	}
 	if opts := CacheOptions(nil, sel, nil); len(opts.ByObject) != 0 {
 		t.Errorf("nothing selected: ByObject = %v, want empty", opts.ByObject)
+	}
+
+	pod := &corev1.Pod{}
+	pod.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kubelet"}}
+	if opts.DefaultTransform == nil {
+		t.Fatal("no DefaultTransform: cached objects keep their managedFields")
+	}
+	if _, err := opts.DefaultTransform(pod); err != nil || pod.ManagedFields != nil {
+		t.Errorf("DefaultTransform left managedFields %v (err %v), want none", pod.ManagedFields, err)
 	}
 }

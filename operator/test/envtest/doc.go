@@ -24,5 +24,12 @@
 //
 //	KUBEBUILDER_ASSETS=$PWD/bin/k8s go test -count=1 ./operator/test/envtest/...
 //
+// TEST_ASSET_KUBE_APISERVER and TEST_ASSET_ETCD name single binaries over
+// it, as envtest reads them, so that an older kube-apiserver runs with this
+// repository's etcd; the suite prints the server's version and passes on
+// 1.25 (docs/compatibility.md names the assertions that ask for it). The
+// extraArgs tests also run Debian's memcached, unpacked into bin/debs by
+// `make debs` ($MEMCACHED_BIN overrides it).
+//
 // MEMCACHED_ENVTEST_LOG=1 sends the managers' logs to stderr.
 package envtest

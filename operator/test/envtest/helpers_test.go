@@ -29,6 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	cachev1 "github.com/example-inc/memcached-operator/operator/api/v1"
 	"github.com/example-inc/memcached-operator/operator/internal/controller"
@@ -354,6 +355,8 @@ type runningOperator struct {
 	cache cache.Cache
 	// calls records every call the controller made through its client.
 	calls *callLog
+	// events records every Event the controller reported.
+	events *eventLog
 	// stop stops the manager and waits until it stopped. It is idempotent
 	// and also runs when the test ends.
 	stop func()
@@ -385,12 +388,12 @@ func startOperatorWith(t *testing.T, namespaces []string, operand controller.Ope
 	if err != nil {
 		t.Fatalf("creating manager: %v", err)
 	}
-	calls := &callLog{}
+	calls, events := &callLog{}, &eventLog{}
 	if err := (&controller.MemcachedReconciler{
 		Client:                  calls.wrap(mgr.GetClient()),
 		APIReader:               mgr.GetAPIReader(),
 		Scheme:                  mgr.GetScheme(),
-		Recorder:                mgr.GetEventRecorder(controller.ManagerName),
+		Recorder:                events.wrap(mgr.GetEventRecorder(controller.ManagerName)),
 		Operand:                 operand,
 		ServiceMonitors:         apis.ServiceMonitors,
 		PrometheusRules:         apis.PrometheusRules,
@@ -414,7 +417,7 @@ func startOperatorWith(t *testing.T, namespaces []string, operand controller.Ope
 		}
 	})
 	t.Cleanup(stop)
-	return &runningOperator{cache: mgr.GetCache(), calls: calls, stop: stop}
+	return &runningOperator{cache: mgr.GetCache(), calls: calls, events: events, stop: stop}
 }
 
 // defaultOperand is what cmd/main.go builds on a cluster that is not
@@ -441,6 +444,8 @@ type call struct {
 	object client.Object
 	// err is the call's outcome, once it returned.
 	err error
+	// at is when the call was made.
+	at time.Time
 }
 
 func (c call) write() bool {
@@ -470,7 +475,7 @@ type callLog struct {
 
 // do records a call, makes it with f and records its outcome.
 func (l *callLog) do(verb, subresource string, obj any, key types.NamespacedName, f func() error) error {
-	c := call{verb: verb, subresource: subresource, kind: kindOf(obj), key: key}
+	c := call{verb: verb, subresource: subresource, kind: kindOf(obj), key: key, at: time.Now()}
 	if o, ok := obj.(client.Object); ok && c.write() {
 		c.object = o.DeepCopyObject().(client.Object)
 	}
@@ -557,6 +562,42 @@ func (l *callLog) wrap(c client.Client) client.Client {
 			return l.do("apply", sub, obj, none, func() error { return c.SubResource(sub).Apply(ctx, obj, opts...) })
 		},
 	})
+}
+
+// eventLog records the Events the controller reports, by type and reason,
+// and passes them on to the real recorder.
+type eventLog struct {
+	mu     sync.Mutex
+	events []string // "Warning ReconcileFailed", ...
+}
+
+func (l *eventLog) wrap(r recorder.EventRecorder) recorder.EventRecorder {
+	return &recordingRecorder{EventRecorder: r, log: l}
+}
+
+// count is how many Events of eventType have been reported so far.
+func (l *eventLog) count(eventType string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, e := range l.events {
+		if strings.HasPrefix(e, eventType+" ") {
+			n++
+		}
+	}
+	return n
+}
+
+type recordingRecorder struct {
+	recorder.EventRecorder
+	log *eventLog
+}
+
+func (r *recordingRecorder) Eventf(regarding, related k8sruntime.Object, eventType, reason, action, note string, args ...any) {
+	r.log.mu.Lock()
+	r.log.events = append(r.log.events, eventType+" "+reason)
+	r.log.mu.Unlock()
+	r.EventRecorder.Eventf(regarding, related, eventType, reason, action, note, args...)
 }
 
 // noWatch makes the manager's client a client.WithWatch for the interceptor;

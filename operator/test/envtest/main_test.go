@@ -7,11 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/version"
+	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
@@ -66,9 +69,8 @@ func run(m *testing.M) int {
 		_ = os.Setenv(assetsEnv, assets)
 	}
 	for _, bin := range []string{"kube-apiserver", "etcd"} {
-		if _, err := os.Stat(filepath.Join(assets, bin)); err != nil {
-			fmt.Fprintf(os.Stderr, "envtest: %s not found in %s=%s (%v): run `make k8s-binaries` first\n",
-				bin, assetsEnv, assets, err)
+		if path, from := assetPath(assets, bin); !exists(path) {
+			fmt.Fprintf(os.Stderr, "envtest: %s not found at %s (from %s): run `make k8s-binaries` first\n", bin, path, from)
 			return 1
 		}
 	}
@@ -104,7 +106,49 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "envtest: creating the client:", err)
 		return 1
 	}
+	if serverMinor, err = readServerMinor(restConfig); err != nil {
+		fmt.Fprintln(os.Stderr, "envtest: reading the API server's version:", err)
+		return 1
+	}
 	return m.Run()
+}
+
+// assetPath is where envtest finds bin: $TEST_ASSET_<BIN> when set (so that
+// an older kube-apiserver can run with this repository's etcd), else in
+// assets; from says which.
+func assetPath(assets, bin string) (path, from string) {
+	env := "TEST_ASSET_" + strings.ToUpper(strings.ReplaceAll(bin, "-", "_"))
+	if p, ok := os.LookupEnv(env); ok {
+		return p, env
+	}
+	return filepath.Join(assets, bin), assetsEnv
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// serverMinor is the minor version of the API server the tests run against
+// (25 for 1.25): the few assertions that depend on a newer server's
+// behaviour ask it (see docs/compatibility.md).
+var serverMinor int
+
+func readServerMinor(config *rest.Config) (int, error) {
+	dc, err := discovery.NewDiscoveryClientForConfig(config)
+	if err != nil {
+		return 0, err
+	}
+	info, err := dc.ServerVersion()
+	if err != nil {
+		return 0, err
+	}
+	v, err := version.ParseGeneric(info.GitVersion)
+	if err != nil {
+		return 0, fmt.Errorf("parsing %q: %w", info.GitVersion, err)
+	}
+	fmt.Fprintf(os.Stderr, "envtest: kube-apiserver %s\n", info.GitVersion)
+	return int(v.Minor()), nil
 }
 
 // repoRoot is the repository's top directory, found from this file's place

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -13,9 +14,20 @@ import (
 	"sigs.k8s.io/yaml"
 
 	cachev1 "github.com/example-inc/memcached-operator/operator/api/v1"
+	"github.com/example-inc/memcached-operator/operator/internal/controller"
 )
 
 const managedFlagMessage = "extraArgs must not set a flag the operator manages"
+
+// specRuleField is where the API server reports a refusal by a rule of the
+// whole spec that names field as its fieldPath: there from Kubernetes 1.28,
+// which added fieldPath; older servers drop it and report the spec.
+func specRuleField(field string) string {
+	if serverMinor < 28 {
+		return "spec"
+	}
+	return field
+}
 
 // TestSchemaValidationTuning creates Memcacheds with the settings added in
 // 0.2.0 that the CRD's schema and CEL rules must refuse or accept. It needs
@@ -59,10 +71,10 @@ func TestSchemaValidationTuning(t *testing.T) {
 		{name: "maxItemSize zero", spec: spec("maxItemSize", "0k"), wantField: "spec.maxItemSize"},
 		{name: "maxItemSize below 1k", spec: spec("maxItemSize", "512"), wantField: "spec.maxItemSize", wantMessage: "at least 1k"},
 		{name: "maxItemSize above 128m", spec: spec("memoryMB", int64(1024), "maxItemSize", "129m"), wantField: "spec.maxItemSize", wantMessage: "at most 128m"},
-		{name: "maxItemSize above half of memoryMB", spec: spec("maxItemSize", "33m"), wantField: "spec.maxItemSize", wantMessage: "at most half of memoryMB"},
-		{name: "maxItemSize above half of the set memoryMB", spec: spec("memoryMB", int64(100), "maxItemSize", "51m"), wantField: "spec.maxItemSize", wantMessage: "at most half of memoryMB"},
-		{name: "maxItemSize not a multiple of 512k", spec: spec("maxItemSize", "1000k"), wantField: "spec.maxItemSize", wantMessage: "multiple of 512k"},
-		{name: "maxItemSize small without slab_chunk_max", spec: spec("maxItemSize", "64k"), wantField: "spec.maxItemSize", wantMessage: "multiple of 512k"},
+		{name: "maxItemSize above half of memoryMB", spec: spec("maxItemSize", "33m"), wantField: specRuleField("spec.maxItemSize"), wantMessage: "at most half of memoryMB"},
+		{name: "maxItemSize above half of the set memoryMB", spec: spec("memoryMB", int64(100), "maxItemSize", "51m"), wantField: specRuleField("spec.maxItemSize"), wantMessage: "at most half of memoryMB"},
+		{name: "maxItemSize not a multiple of 512k", spec: spec("maxItemSize", "1000k"), wantField: specRuleField("spec.maxItemSize"), wantMessage: "multiple of 512k"},
+		{name: "maxItemSize small without slab_chunk_max", spec: spec("maxItemSize", "64k"), wantField: specRuleField("spec.maxItemSize"), wantMessage: "multiple of 512k"},
 		{name: "antiAffinityPreset unknown", spec: spec("antiAffinityPreset", "medium"), wantField: "spec.antiAffinityPreset"},
 		{name: "resources with claims", spec: spec("resources", map[string]any{"claims": []any{map[string]any{"name": "gpu"}}}), wantField: "spec.resources", wantMessage: "claims is not supported"},
 		{name: "exporterImage with a space", spec: spec("monitoring", map[string]any{"enabled": true, "exporterImage": "bad image"}), wantField: "spec.monitoring.exporterImage"},
@@ -92,14 +104,21 @@ func TestSchemaValidationTuning(t *testing.T) {
 	}
 }
 
-// TestExtraArgsManagedFlags checks the CEL rule that keeps extraArgs off the
-// flags the operator sets from the spec, in every form memcached's getopt
-// accepts them.
+// TestExtraArgsManagedFlags checks the two guards of extraArgs on the forms
+// that matter. The CRD's rule, 0.3.1's unchanged, refuses the flags the
+// operator sets from the spec when an argument names them directly, in every
+// form getopt reads them. The operator leaves out what passes the rule but
+// not its allow-list (a managed flag inside a group, options that would
+// stop, detach or expose memcached, abbreviations, unknown options) and
+// names it in the Degraded condition. What is accepted passes both and
+// reaches memcached's command line. TestExtraArgsAgainstMemcached runs these
+// forms through the real memcached.
 func TestExtraArgsManagedFlags(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t)
+	startOperator(t, []string{ns}, defaultOperand())
 	refused := [][]string{
-		{"-m", "128"}, {"-m128"}, {"--memory-limit=128"}, {"--memory-limit", "128"}, {"--mem=128"},
+		{"-m", "128"}, {"-m128"}, {"--memory-limit=128"}, {"--memory-limit", "128"}, {"--mem=128"}, {"--memory-l=2"},
 		{"-c", "10"}, {"--conn-limit=10"},
 		{"-t", "8"}, {"-t8"}, {"--threads=8"}, {"--threads"},
 		{"-I", "2m"}, {"-I2m"}, {"--max-item-size=2m"},
@@ -109,10 +128,33 @@ func TestExtraArgsManagedFlags(t *testing.T) {
 		{"-v"}, {"-vv"}, {"-vvv"}, {"--verbose"},
 		{"-o", "modern", "-m", "1"}, // one bad argument among good ones
 	}
+	// The API server accepts these; the operator leaves out the first
+	// argument of each and keeps the rest.
+	leftOut := [][]string{
+		// Grouped short options, as getopt reads them: -Mm2 is -M -m 2.
+		{"-Mm2"}, {"-MCt8"}, {"-Cv"}, {"-MCFXWLp11212"},
+		{"-Mm2", "-o", "modern"}, // one bad argument among good ones
+		// Options that stop, detach or expose memcached, or are not needed
+		// in the pod: -V, -h and -i print and exit, -d detaches (the
+		// container's process exits), -A lets any client shut it down, -s
+		// disables TCP, -u and -P matter only as root or detached.
+		{"-V"}, {"-h"}, {"-i"}, {"-d"}, {"-Md"}, {"--daemon"}, {"-A"}, {"--enable-shutdown"},
+		{"-s", "/tmp/memcached.sock"}, {"--unix-socket=/tmp/m.sock"}, {"-a", "777"}, {"-u", "root"}, {"--user=root"},
+		{"-P", "/tmp/pid"}, {"-S"}, {"-Z"}, {"-e", "/tmp/mem"}, {"-Y", "/tmp/auth"}, {"-k"}, {"-r"}, {"-N", "1"},
+		// Abbreviations of long options, which getopt_long expands, and
+		// arguments to options that take none.
+		{"--ext=modern"}, {"--disable-evictions=yes"},
+		// An option memcached does not know is left out too, not passed on.
+		{"-x"}, {"--no-such-option"},
+	}
 	accepted := [][]string{
 		{"-o", "modern"}, {"-o", "lru_crawler,lru_maintainer"}, {"-R", "40"}, {"-B", "ascii"}, {"-M"}, {"-C"},
 		{"-f", "1.05"}, {"-n", "72"}, {"--max-reqs-per-event=40"}, {"--disable-evictions"}, {"-o", "slab_chunk_max=524288"},
-		{"--"}, {"-V"},
+		{"--"},
+		// Grouped flags that end in an option taking the rest as its value.
+		{"-MC"}, {"-MCo", "modern"}, {"-Momodern"}, {"-om"}, {"--extended=idle_timeout=600"}, {"-D", ":"},
+		// Values never reach getopt as options.
+		{"-o", "hashpower=16"}, {"lru_crawler"}, {""},
 	}
 	n := 0
 	for _, tc := range refused {
@@ -123,13 +165,21 @@ func TestExtraArgsManagedFlags(t *testing.T) {
 			if err != nil && !strings.Contains(err.Error(), "use memoryMB") {
 				t.Errorf("the message does not say which field to use instead: %v", err)
 			}
+			if !slices.ContainsFunc(tc, func(a string) bool { return !controller.ExtraArgAllowed(a) }) {
+				t.Errorf("controller.ExtraArgAllowed accepts every argument")
+			}
+		})
+	}
+	for _, tc := range leftOut {
+		n++
+		t.Run("left out "+strings.Join(tc, " "), func(t *testing.T) {
+			checkOperatorArgs(t, ns, fmt.Sprintf("args-%d", n), tc, tc[:1])
 		})
 	}
 	for _, tc := range accepted {
 		n++
 		t.Run("accepted "+strings.Join(tc, " "), func(t *testing.T) {
-			err := createMemcachedSpec(t, ns, fmt.Sprintf("args-%d", n), map[string]any{"size": int64(1), "extraArgs": tc})
-			checkRefusal(t, err, "", "")
+			checkOperatorArgs(t, ns, fmt.Sprintf("args-%d", n), tc, nil)
 		})
 	}
 }

@@ -243,3 +243,74 @@ type Span struct {
 	First, Last time.Time
 	Count       int
 }
+
+// Profile is where a run's time went, as the audit log tells it: how fast
+// the operator sent requests (a client-side rate limiter shows as a rate
+// that stays at its QPS while work waits) and how long the API server took
+// to answer them.
+type Profile struct {
+	// Requests are the user's completed requests of every verb, watches
+	// excluded.
+	Requests int `json:"requests"`
+	// MeanPerSecond is Requests over the time from the first received to
+	// the last answered.
+	MeanPerSecond float64 `json:"meanPerSecond"`
+	// PeakPerSecond is the most requests received within one second (of
+	// wall clock, counted from the first request).
+	PeakPerSecond int `json:"peakPerSecond"`
+	// PeakResource is the resource with the most requests received within
+	// one second, and that count: client-go limits each REST client on its
+	// own, and controller-runtime makes one per resource.
+	PeakResource          string `json:"peakResource,omitempty"`
+	PeakResourcePerSecond int    `json:"peakResourcePerSecond"`
+	// WriteLatencyP50 and P99 are the API server's time for the user's
+	// writes, from received to answered, in milliseconds.
+	WriteLatencyP50Millis float64 `json:"writeLatencyP50Millis"`
+	WriteLatencyP99Millis float64 `json:"writeLatencyP99Millis"`
+}
+
+// ProfileOf computes the profile of user's requests among events.
+func ProfileOf(events []AuditEvent, user string) Profile {
+	var p Profile
+	var first, last time.Time
+	var latencies []time.Duration
+	var mine []AuditEvent
+	for _, e := range events {
+		if e.Stage != "ResponseComplete" || e.User.Username != user || e.Verb == "watch" {
+			continue
+		}
+		mine = append(mine, e)
+		if first.IsZero() || e.RequestReceived.Before(first) {
+			first = e.RequestReceived
+		}
+		if e.StageTimestamp.After(last) {
+			last = e.StageTimestamp
+		}
+		if e.Mutating() {
+			latencies = append(latencies, e.StageTimestamp.Sub(e.RequestReceived))
+		}
+	}
+	p.Requests = len(mine)
+	if p.Requests == 0 {
+		return p
+	}
+	if span := last.Sub(first).Seconds(); span > 0 {
+		p.MeanPerSecond = float64(p.Requests) / span
+	}
+	total, byResource := map[int]int{}, map[string]int{}
+	for _, e := range mine {
+		second := int(e.RequestReceived.Sub(first) / time.Second)
+		total[second]++
+		key := fmt.Sprintf("%s@%d", e.Resource(), second)
+		byResource[key]++
+		if n := byResource[key]; n > p.PeakResourcePerSecond || (n == p.PeakResourcePerSecond && e.Resource() < p.PeakResource) {
+			p.PeakResource, p.PeakResourcePerSecond = e.Resource(), n
+		}
+	}
+	for _, n := range total {
+		p.PeakPerSecond = max(p.PeakPerSecond, n)
+	}
+	p.WriteLatencyP50Millis = float64(percentile(latencies, 50)) / float64(time.Millisecond)
+	p.WriteLatencyP99Millis = float64(percentile(latencies, 99)) / float64(time.Millisecond)
+	return p
+}

@@ -131,3 +131,41 @@ func parseMetrics(sc *bufio.Scanner, names []string) (map[string]float64, error)
 
 // MiB formats bytes as mebibytes.
 func MiB(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+// clockTicks is USER_HZ, the unit of /proc/<pid>/stat's CPU times: 100 on
+// every Linux architecture Go supports (the kernel exports that value to
+// user space whatever its internal HZ).
+const clockTicks = 100
+
+// ReadCPU reads the CPU time a process has used so far, user and system,
+// from /proc/<pid>/stat.
+func ReadCPU(pid int) (float64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	return parseStatCPU(string(data))
+}
+
+// parseStatCPU reads utime and stime, the 14th and 15th fields; the second
+// field, the command in parentheses, may hold spaces and parentheses, so
+// fields are counted after its last ')'.
+func parseStatCPU(stat string) (float64, error) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("stat %q: no command field", stat)
+	}
+	fields := strings.Fields(stat[i+1:]) // from the 3rd field, state
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("stat %q: %d fields after the command", stat, len(fields))
+	}
+	var ticks uint64
+	for _, f := range fields[11:13] {
+		n, err := strconv.ParseUint(f, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("stat CPU time %q: %w", f, err)
+		}
+		ticks += n
+	}
+	return float64(ticks) / clockTicks, nil
+}

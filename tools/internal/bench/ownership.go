@@ -8,8 +8,9 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/example-inc/memcached-operator/tools/internal/testbed"
 )
 
 // owned is what CheckOwnership needs of any object.
@@ -26,8 +27,8 @@ type owned struct {
 // controlled by a living Memcached, matched by UID rather than by name, and
 // named after it; every ReplicaSet of the operator's has a living
 // Deployment. An empty result means no duplicates and no orphans.
-func CheckOwnership(ctx context.Context, admin kubernetes.Interface, dyn dynamic.Interface, namespace string) ([]string, error) {
-	memcacheds, err := dyn.Resource(MemcachedGVR).Namespace(namespace).List(ctx, metav1.ListOptions{})
+func CheckOwnership(ctx context.Context, admin kubernetes.Interface, memcachedClient testbed.MemcachedClient, namespace string) ([]string, error) {
+	memcacheds, err := memcachedClient.List(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -58,17 +59,46 @@ func CheckOwnership(ctx context.Context, admin kubernetes.Interface, dyn dynamic
 	for i := range pdbs.Items {
 		objs = append(objs, owned{"PodDisruptionBudget", &pdbs.Items[i], pdbs.Items[i].Labels})
 	}
-
-	var problems []string
-	memcachedUIDs := map[types.UID]string{}
-	for _, m := range memcacheds.Items {
-		memcachedUIDs[m.GetUID()] = m.GetName()
+	problems, deploymentsOf := checkOwners(memcacheds, objs)
+	deploymentUIDs := map[types.UID]bool{}
+	for _, d := range deployments.Items {
+		deploymentUIDs[d.UID] = true
 	}
-	deploymentsOf := map[string][]string{} // Memcached name -> its Deployments
+	for _, rs := range replicaSets.Items {
+		owner := metav1.GetControllerOf(&rs)
+		if rs.Labels[testbed.ManagedByLabel] == testbed.ManagerName && (owner == nil || !deploymentUIDs[owner.UID]) {
+			problems = append(problems, fmt.Sprintf("ReplicaSet %s is an orphan: no living Deployment controls it", rs.Name))
+		}
+	}
+	for _, m := range memcacheds {
+		if m.DeletionTimestamp != nil {
+			continue
+		}
+		switch got := deploymentsOf[m.Name]; len(got) {
+		case 1:
+		case 0:
+			problems = append(problems, fmt.Sprintf("Memcached %s has no Deployment", m.Name))
+		default:
+			problems = append(problems, fmt.Sprintf("Memcached %s controls %d Deployments: %v", m.Name, len(got), got))
+		}
+	}
+	sort.Strings(problems)
+	return problems, nil
+}
+
+// checkOwners checks the operator's objects against the Memcacheds that
+// should control them, and returns the problems and, per Memcached name, the
+// Deployments it controls.
+func checkOwners(memcacheds []*testbed.Memcached, objs []owned) (problems []string, deploymentsOf map[string][]string) {
+	memcachedUIDs := map[types.UID]string{}
+	for _, m := range memcacheds {
+		memcachedUIDs[m.UID] = m.Name
+	}
+	deploymentsOf = map[string][]string{} // Memcached name -> its Deployments
 	for _, o := range objs {
 		name := o.meta.GetName()
 		owner := metav1.GetControllerOfNoCopy(o.meta)
-		managed := o.labels[ManagedByLabel] == ManagerName
+		managed := o.labels[testbed.ManagedByLabel] == testbed.ManagerName
 		switch {
 		case owner == nil && managed:
 			problems = append(problems, fmt.Sprintf("%s %s is labelled as the operator's but has no controller", o.kind, name))
@@ -86,7 +116,7 @@ func CheckOwnership(ctx context.Context, admin kubernetes.Interface, dyn dynamic
 				problems = append(problems, fmt.Sprintf("%s %s is controlled by Memcached %s but not named after it", o.kind, name, m))
 			}
 			if !managed {
-				problems = append(problems, fmt.Sprintf("%s %s lost the %s label", o.kind, name, ManagedByLabel))
+				problems = append(problems, fmt.Sprintf("%s %s lost the %s label", o.kind, name, testbed.ManagedByLabel))
 			}
 			if o.kind == "Deployment" {
 				deploymentsOf[m] = append(deploymentsOf[m], name)
@@ -96,28 +126,5 @@ func CheckOwnership(ctx context.Context, admin kubernetes.Interface, dyn dynamic
 			}
 		}
 	}
-	deploymentUIDs := map[types.UID]bool{}
-	for _, d := range deployments.Items {
-		deploymentUIDs[d.UID] = true
-	}
-	for _, rs := range replicaSets.Items {
-		owner := metav1.GetControllerOf(&rs)
-		if rs.Labels[ManagedByLabel] == ManagerName && (owner == nil || !deploymentUIDs[owner.UID]) {
-			problems = append(problems, fmt.Sprintf("ReplicaSet %s is an orphan: no living Deployment controls it", rs.Name))
-		}
-	}
-	for _, m := range memcacheds.Items {
-		if m.GetDeletionTimestamp() != nil {
-			continue
-		}
-		switch got := deploymentsOf[m.GetName()]; len(got) {
-		case 1:
-		case 0:
-			problems = append(problems, fmt.Sprintf("Memcached %s has no Deployment", m.GetName()))
-		default:
-			problems = append(problems, fmt.Sprintf("Memcached %s controls %d Deployments: %v", m.GetName(), len(got), got))
-		}
-	}
-	sort.Strings(problems)
-	return problems, nil
+	return problems, deploymentsOf
 }

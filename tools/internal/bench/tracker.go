@@ -11,13 +11,17 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/example-inc/memcached-operator/tools/internal/testbed"
 )
 
 // Tracker watches the Memcacheds, Deployments and Pods of one namespace and
@@ -25,20 +29,72 @@ import (
 // costs the API server one watch per kind, however often it is asked.
 type Tracker struct {
 	namespace   string
+	criterion   Criterion
 	memcacheds  cache.Store
 	deployments cache.Store
-	pods        cache.Store
+	pods        cache.Indexer
 	cancel      context.CancelFunc
 }
 
-// NewTracker starts the informers and waits until they have synced.
+// Criterion is what "converged" means beyond a Deployment ready at size.
+type Criterion int
+
+const (
+	// Complete is this operator's full contract: its pods found by its
+	// labels, and a status with the current observedGeneration,
+	// readyReplicas, sorted nodes and the Available, Progressing and
+	// Degraded conditions.
+	Complete Criterion = iota
+	// NodesNamed is what any Memcached controller derived from the
+	// tutorial promises, so that two operators can be compared on the same
+	// terms: status.nodes names exactly the live pods the Deployment
+	// selects, in any order. Nothing else of the status is read, nor the
+	// labels of the pods.
+	NodesNamed
+)
+
+// String names the criterion in reports.
+func (c Criterion) String() string {
+	if c == NodesNamed {
+		return "Deployment ready at size and status.nodes naming its pods"
+	}
+	return "Deployment ready at size and status complete"
+}
+
+// TrackerOptions say what a Tracker watches and how it judges.
+type TrackerOptions struct {
+	// Namespace to watch; empty watches every namespace, and the names of
+	// a Want are then namespace/name.
+	Namespace string
+	Criterion Criterion
+}
+
+// NewTracker starts the informers of one namespace, with the Complete
+// criterion, and waits until they have synced.
 func NewTracker(ctx context.Context, admin kubernetes.Interface, dyn dynamic.Interface, namespace string) (*Tracker, error) {
+	return StartTracker(ctx, admin, dyn, TrackerOptions{Namespace: namespace})
+}
+
+// StartTracker starts the informers and waits until they have synced.
+func StartTracker(ctx context.Context, admin kubernetes.Interface, dyn dynamic.Interface, opts TrackerOptions) (*Tracker, error) {
+	namespace := opts.Namespace
 	ctx, cancel := context.WithCancel(ctx)
 	typed := informers.NewSharedInformerFactoryWithOptions(admin, 0, informers.WithNamespace(namespace))
 	deployments := typed.Apps().V1().Deployments().Informer()
 	pods := typed.Core().V1().Pods().Informer()
 	untyped := dynamicinformer.NewFilteredDynamicSharedInformerFactory(dyn, 0, namespace, nil)
-	memcacheds := untyped.ForResource(MemcachedGVR).Informer()
+	memcacheds := untyped.ForResource(testbed.MemcachedGVR).Informer()
+	// The cache holds Memcached values, read once per event rather than on
+	// every Check.
+	if err := memcacheds.SetTransform(func(obj any) (any, error) {
+		if u, ok := obj.(*unstructured.Unstructured); ok {
+			return testbed.MemcachedFromUnstructured(u)
+		}
+		return obj, nil
+	}); err != nil {
+		cancel()
+		return nil, err
+	}
 	typed.Start(ctx.Done())
 	untyped.Start(ctx.Done())
 	if !cache.WaitForCacheSync(ctx.Done(), deployments.HasSynced, pods.HasSynced, memcacheds.HasSynced) {
@@ -47,9 +103,10 @@ func NewTracker(ctx context.Context, admin kubernetes.Interface, dyn dynamic.Int
 	}
 	return &Tracker{
 		namespace:   namespace,
+		criterion:   opts.Criterion,
 		memcacheds:  memcacheds.GetStore(),
 		deployments: deployments.GetStore(),
-		pods:        pods.GetStore(),
+		pods:        pods.GetIndexer(),
 		cancel:      cancel,
 	}, nil
 }
@@ -95,18 +152,13 @@ func (p Progress) String() string {
 // readyReplicas at size, nodes naming exactly the live pods, Available true,
 // Progressing and Degraded false.
 func (t *Tracker) Check(want Want) Progress {
-	podsOf := map[string][]string{}
-	for _, obj := range t.pods.List() {
-		p := obj.(*corev1.Pod)
-		if p.Labels[ManagedByLabel] != ManagerName || p.Labels[NameLabel] != "memcached" || p.DeletionTimestamp != nil ||
-			p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
-			continue
-		}
-		podsOf[p.Labels[InstanceLabel]] = append(podsOf[p.Labels[InstanceLabel]], p.Name)
+	var podsOf map[string][]string
+	if t.criterion == Complete {
+		podsOf = t.labelledPods()
 	}
 	progress := Progress{Total: len(want), Pending: map[string]string{}, stages: map[string]stage{}}
 	for _, name := range slices.Sorted(maps.Keys(want)) {
-		st, why := t.state(name, want[name], podsOf[name])
+		st, why := t.state(name, want[name], podsOf)
 		progress.stages[name] = st
 		if st != converged {
 			progress.Pending[name] = why
@@ -115,6 +167,59 @@ func (t *Tracker) Check(want Want) Progress {
 		}
 	}
 	return progress
+}
+
+// labelledPods are the live pods labelled as this operator's, by the key
+// of their Memcached.
+func (t *Tracker) labelledPods() map[string][]string {
+	podsOf := map[string][]string{}
+	for _, obj := range t.pods.List() {
+		p := obj.(*corev1.Pod)
+		if p.Labels[testbed.ManagedByLabel] != testbed.ManagerName || p.Labels[testbed.NameLabel] != "memcached" || !live(p) {
+			continue
+		}
+		key := t.key(p.Namespace, p.Labels[testbed.InstanceLabel])
+		podsOf[key] = append(podsOf[key], p.Name)
+	}
+	return podsOf
+}
+
+// selectedPods are the live pods the Deployment selects.
+func (t *Tracker) selectedPods(d *appsv1.Deployment) []string {
+	selector, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil || selector.Empty() {
+		return nil
+	}
+	objs, _ := t.pods.ByIndex(cache.NamespaceIndex, d.Namespace)
+	var names []string
+	for _, obj := range objs {
+		p := obj.(*corev1.Pod)
+		if live(p) && selector.Matches(labels.Set(p.Labels)) {
+			names = append(names, p.Name)
+		}
+	}
+	return names
+}
+
+func live(p *corev1.Pod) bool {
+	return p.DeletionTimestamp == nil && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed
+}
+
+// key is how a Want names a Memcached: by name when the tracker watches one
+// namespace, by namespace/name when it watches them all.
+func (t *Tracker) key(namespace, name string) string {
+	if t.namespace != "" {
+		return name
+	}
+	return namespace + "/" + name
+}
+
+// storeKey is the informers' key of a Want's name.
+func (t *Tracker) storeKey(name string) string {
+	if t.namespace != "" {
+		return t.namespace + "/" + name
+	}
+	return name
 }
 
 // stage is how far one Memcached got: the operator created its Deployment,
@@ -129,21 +234,21 @@ const (
 	converged
 )
 
-func (t *Tracker) state(name string, size int32, pods []string) (stage, string) {
-	obj, exists, _ := t.memcacheds.GetByKey(t.namespace + "/" + name)
+func (t *Tracker) state(name string, size int32, podsOf map[string][]string) (stage, string) {
+	obj, exists, _ := t.memcacheds.GetByKey(t.storeKey(name))
 	if !exists {
 		return noDeployment, "no Memcached"
 	}
-	m := obj.(*unstructured.Unstructured)
-	if specSize, _, _ := unstructured.NestedInt64(m.Object, "spec", "size"); specSize != int64(size) {
-		return noDeployment, fmt.Sprintf("spec.size %d, want %d", specSize, size)
+	m := obj.(*testbed.Memcached)
+	if m.Spec.Size != size {
+		return noDeployment, fmt.Sprintf("spec.size %d, want %d", m.Spec.Size, size)
 	}
-	obj, exists, _ = t.deployments.GetByKey(t.namespace + "/" + name)
+	obj, exists, _ = t.deployments.GetByKey(t.storeKey(name))
 	if !exists {
 		return noDeployment, "no Deployment"
 	}
 	d := obj.(*appsv1.Deployment)
-	if owner := metav1.GetControllerOf(d); owner == nil || owner.UID != m.GetUID() {
+	if owner := metav1.GetControllerOf(d); owner == nil || owner.UID != m.UID {
 		return noDeployment, "Deployment not controlled by the Memcached"
 	}
 	switch {
@@ -154,32 +259,55 @@ func (t *Tracker) state(name string, size int32, pods []string) (stage, string) 
 	case d.Status.Replicas != size || d.Status.UpdatedReplicas != size || d.Status.ReadyReplicas != size || d.Status.AvailableReplicas != size:
 		return deployed, fmt.Sprintf("Deployment %d replicas, %d updated, %d ready", d.Status.Replicas, d.Status.UpdatedReplicas, d.Status.ReadyReplicas)
 	}
-	status, _, _ := unstructured.NestedMap(m.Object, "status")
-	if gen, _, _ := unstructured.NestedInt64(status, "observedGeneration"); gen != m.GetGeneration() {
-		return deploymentReady, fmt.Sprintf("status.observedGeneration %d, generation %d", gen, m.GetGeneration())
+	why := ""
+	if t.criterion == NodesNamed {
+		why = nodesIncomplete(m.Status.Nodes, t.selectedPods(d), size)
+	} else {
+		why = statusIncomplete(m, size, podsOf[name])
 	}
-	if ready, _, _ := unstructured.NestedInt64(status, "readyReplicas"); ready != int64(size) {
-		return deploymentReady, fmt.Sprintf("status.readyReplicas %d", ready)
-	}
-	nodes, _, _ := unstructured.NestedStringSlice(status, "nodes")
-	slices.Sort(pods)
-	if len(nodes) != int(size) || !slices.Equal(nodes, pods) {
-		return deploymentReady, fmt.Sprintf("status.nodes %v, pods %v", nodes, pods)
-	}
-	for _, c := range []struct{ condition, want string }{{"Available", "True"}, {"Progressing", "False"}, {"Degraded", "False"}} {
-		if got := conditionStatus(status, c.condition); got != c.want {
-			return deploymentReady, fmt.Sprintf("%s is %q", c.condition, got)
-		}
+	if why != "" {
+		return deploymentReady, why
 	}
 	return converged, ""
 }
 
-func conditionStatus(status map[string]any, conditionType string) string {
-	conditions, _, _ := unstructured.NestedSlice(status, "conditions")
-	for _, c := range conditions {
-		if m, ok := c.(map[string]any); ok && m["type"] == conditionType {
-			s, _ := m["status"].(string)
-			return s
+// nodesIncomplete says how status.nodes differs from the pods, in any
+// order; "" when they are the same size names. The size guards against a
+// pod cache that lags behind the Deployment's status.
+func nodesIncomplete(nodes, pods []string, size int32) string {
+	got := slices.Sorted(slices.Values(nodes))
+	slices.Sort(pods)
+	if len(got) != int(size) || !slices.Equal(got, pods) {
+		return fmt.Sprintf("status.nodes %v, pods %v", nodes, pods)
+	}
+	return ""
+}
+
+// statusIncomplete says what the Memcached's status lacks, "" when it is
+// complete: observedGeneration current, readyReplicas at size, nodes naming
+// exactly the live pods, Available true, Progressing and Degraded false.
+func statusIncomplete(m *testbed.Memcached, size int32, pods []string) string {
+	status := m.Status
+	if status.ObservedGeneration != m.Generation {
+		return fmt.Sprintf("status.observedGeneration %d, generation %d", status.ObservedGeneration, m.Generation)
+	}
+	if status.ReadyReplicas != size {
+		return fmt.Sprintf("status.readyReplicas %d", status.ReadyReplicas)
+	}
+	slices.Sort(pods)
+	if len(status.Nodes) != int(size) || !slices.Equal(status.Nodes, pods) {
+		return fmt.Sprintf("status.nodes %v, pods %v", status.Nodes, pods)
+	}
+	for _, c := range []struct {
+		condition string
+		want      metav1.ConditionStatus
+	}{{"Available", metav1.ConditionTrue}, {"Progressing", metav1.ConditionFalse}, {"Degraded", metav1.ConditionFalse}} {
+		var got metav1.ConditionStatus
+		if cond := meta.FindStatusCondition(status.Conditions, c.condition); cond != nil {
+			got = cond.Status
+		}
+		if got != c.want {
+			return fmt.Sprintf("%s is %q", c.condition, got)
 		}
 	}
 	return ""

@@ -9,6 +9,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+
+	"github.com/example-inc/memcached-operator/tools/internal/testbed"
 )
 
 // unrelatedGate keeps the unrelated Pods Pending and out of the scheduler's
@@ -66,7 +68,7 @@ func CreateUnrelated(ctx context.Context, e *Env, count, namespaces int) error {
 
 func createUnrelated(ctx context.Context, e *Env, i int, namespace string) error {
 	name := fmt.Sprintf("unrelated-%05d", i)
-	labels := map[string]string{NameLabel: "memcached", InstanceLabel: name}
+	labels := map[string]string{testbed.NameLabel: "memcached", testbed.InstanceLabel: name}
 	template := corev1.PodTemplateSpec{
 		ObjectMeta: metav1.ObjectMeta{Labels: labels},
 		Spec: corev1.PodSpec{

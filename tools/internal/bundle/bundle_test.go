@@ -13,6 +13,11 @@ import (
 
 	"github.com/operator-framework/api/pkg/operators/v1alpha1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/example-inc/memcached-operator/tools/internal/atomicdir"
+	"github.com/example-inc/memcached-operator/tools/internal/bundleformat"
+	"github.com/example-inc/memcached-operator/tools/internal/imageref"
+	"github.com/example-inc/memcached-operator/tools/internal/problem"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/ with the current output")
@@ -40,6 +45,11 @@ func fixtureOptions(dir string) Options {
 		Channels:       []string{makefileChannel},
 		DefaultChannel: makefileChannel,
 		Image:          makefileImage,
+		// The frozen config has no platform labels: what OLM reads as
+		// linux/amd64 only.
+		Platforms: []string{"linux/amd64"},
+		// What the frozen 0.1.0 base typed as minKubeVersion.
+		KubeVersions: []string{"v1.27.0"},
 	}
 }
 
@@ -172,7 +182,7 @@ func TestGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "csv", out.Files["manifests/memcached-operator.clusterserviceversion.yaml"])
-	golden(t, "annotations", out.Files[annotationsFile])
+	golden(t, "annotations", out.Files[bundleformat.AnnotationsFile])
 	golden(t, "dockerfile", out.Dockerfile)
 
 	wantFiles := []string{
@@ -221,17 +231,24 @@ func TestGenerateIsDeterministic(t *testing.T) {
 	}
 }
 
-// TestGeneratedCSV checks the decisions the CSV embodies.
-func TestGeneratedCSV(t *testing.T) {
-	_, opts := workspace(t, false)
+// buildCSV builds the bundle of opts and decodes its CSV.
+func buildCSV(t *testing.T, opts Options) (*Output, *v1alpha1.ClusterServiceVersion) {
+	t.Helper()
 	out, err := Build(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var csv v1alpha1.ClusterServiceVersion
-	if err := yaml.UnmarshalStrict(out.Files["manifests/memcached-operator.clusterserviceversion.yaml"], &csv); err != nil {
+	csv := &v1alpha1.ClusterServiceVersion{}
+	if err := yaml.UnmarshalStrict(out.Files["manifests/memcached-operator.clusterserviceversion.yaml"], csv); err != nil {
 		t.Fatal(err)
 	}
+	return out, csv
+}
+
+// TestGeneratedCSV checks the decisions the CSV embodies.
+func TestGeneratedCSV(t *testing.T) {
+	_, opts := workspace(t, false)
+	_, csv := buildCSV(t, opts)
 	if csv.Name != "memcached-operator.v0.1.0" || csv.Spec.Version.String() != "0.1.0" || csv.Spec.Replaces != "" {
 		t.Errorf("name %s, version %s, replaces %q", csv.Name, csv.Spec.Version, csv.Spec.Replaces)
 	}
@@ -347,7 +364,7 @@ func TestUseImageDigests(t *testing.T) {
 		}
 	}
 	for _, ri := range csv.Spec.RelatedImages {
-		if !isDigest(ri.Image) {
+		if !imageref.IsDigest(ri.Image) {
 			t.Errorf("related image %s is not pinned", ri.Image)
 		}
 	}
@@ -368,9 +385,9 @@ func assertProblem(t *testing.T, err error, file, field, text string) {
 	if err == nil {
 		t.Fatalf("no error; want a problem in %s at %s", file, field)
 	}
-	var inv *InvalidError
+	var inv *problem.Error
 	if !asInvalid(err, &inv) {
-		t.Fatalf("error %v is not an *InvalidError", err)
+		t.Fatalf("error %v is not a *problem.Error", err)
 	}
 	for _, p := range inv.Problems {
 		if strings.HasSuffix(filepath.ToSlash(p.File), file) && p.Field == field && strings.Contains(p.Message, text) {
@@ -380,9 +397,9 @@ func assertProblem(t *testing.T, err error, file, field, text string) {
 	t.Errorf("no problem in %s at %s containing %q; got:\n%v", file, field, text, err)
 }
 
-func asInvalid(err error, target **InvalidError) bool {
+func asInvalid(err error, target **problem.Error) bool {
 	for err != nil {
-		if e, ok := err.(*InvalidError); ok {
+		if e, ok := err.(*problem.Error); ok {
 			*target = e
 			return true
 		}
@@ -483,7 +500,7 @@ func TestBadInputs(t *testing.T) {
 			edit: func(_ *testing.T, _ string, opts *Options) {
 				opts.Channels, opts.DefaultChannel = []string{"alpha"}, "alpha"
 			},
-			file: "bundle/metadata/annotations.yaml", field: "annotations." + labelChannels, text: "naming convention",
+			file: "bundle/metadata/annotations.yaml", field: "annotations." + bundleformat.LabelChannels, text: "naming convention",
 		},
 	}
 	for _, tc := range tests {
@@ -534,12 +551,12 @@ func TestBuildReportsEveryProblem(t *testing.T) {
 	base := filepath.Join(dir, "config/manifests/bases/memcached-operator.clusterserviceversion.yaml")
 	replaceIn(t, base, "  displayName: Memcached Operator\n", "")
 	replaceIn(t, base, "categories: Database", "categories: Databases")
-	replaceIn(t, base, "  minKubeVersion: 1.27.0\n", "  minKubeVersion: \"1.27\"\n")
+	replaceIn(t, base, "  maturity: alpha\n", "  maturity: alpha\n  minKubeVersion: \"1.27\"\n")
 	appendTo(t, filepath.Join(dir, "config/samples/cache_v1_memcached.yaml"), "  replicas: 3\n")
 	_, err := Build(context.Background(), opts)
 	assertProblem(t, err, "manifests/bases/memcached-operator.clusterserviceversion.yaml", "spec.displayName", "required")
 	assertProblem(t, err, "manifests/bases/memcached-operator.clusterserviceversion.yaml", "metadata.annotations.categories", "not a standard category")
-	assertProblem(t, err, "manifests/bases/memcached-operator.clusterserviceversion.yaml", "spec.minKubeVersion", "not a semantic version")
+	assertProblem(t, err, "manifests/bases/memcached-operator.clusterserviceversion.yaml", "spec.minKubeVersion", "typed in the CSV base")
 	assertProblem(t, err, "config/samples/cache_v1_memcached.yaml", "spec.replicas", "unknown field")
 }
 
@@ -564,7 +581,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		{"bundle/manifests/memcached-operator.clusterserviceversion.yaml", "metadata.annotations.alm-examples[0].spec.size", "no spec descriptor with path size"},
 		{"bundle/manifests/memcached-operator.clusterserviceversion.yaml", "metadata.annotations.alm-examples[0].spec.sizee", "no schema for spec.sizee"},
 		{"bundle/manifests/memcached-operator.clusterserviceversion.yaml", "metadata.annotations.alm-examples[0].spec.sizee", "unknown field"},
-		{"bundle.Dockerfile", "LABEL " + labelChannels, `but`},
+		{"bundle.Dockerfile", "LABEL " + bundleformat.LabelChannels, `but`},
 	} {
 		assertProblem(t, err, want.file, want.field, want.text)
 	}
@@ -584,6 +601,7 @@ func TestCommittedBundleIsUpToDate(t *testing.T) {
 		Channels:       []string{makefileChannel},
 		DefaultChannel: makefileChannel,
 		Image:          "quay.io/example-inc/memcached-operator:v" + committedVersion(t),
+		KubeVersions:   committedKubeVersions(t),
 	}
 	out, err := Build(context.Background(), opts)
 	if err != nil {
@@ -591,6 +609,13 @@ func TestCommittedBundleIsUpToDate(t *testing.T) {
 	}
 	stale := false
 	committed := snapshot(t, opts.OutputDir)
+	// The marker says the tools generated bundle/ (they refuse to replace
+	// a directory without it); it is not bundle content.
+	marker := filepath.Join(opts.OutputDir, atomicdir.Marker)
+	if _, ok := committed[marker]; !ok {
+		t.Errorf("%s is not committed: `make bundle` would refuse to replace bundle/", marker)
+	}
+	delete(committed, marker)
 	for _, p := range out.Paths() {
 		file := filepath.Join(opts.OutputDir, filepath.FromSlash(p))
 		got, ok := committed[file]
@@ -616,7 +641,7 @@ func TestCommittedBundleIsUpToDate(t *testing.T) {
 		t.Log("run `make bundle` and commit bundle/ and bundle.Dockerfile")
 	}
 
-	report, err := Validate(context.Background(), ValidateOptions{Dir: opts.OutputDir})
+	report, err := Validate(context.Background(), ValidateOptions{Dir: opts.OutputDir, KubeVersions: opts.KubeVersions})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -642,15 +667,31 @@ func BenchmarkGenerate(b *testing.B) {
 // 0.1.0 inputs).
 func committedVersion(t *testing.T) string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(repoRoot, "Makefile"))
+	return defaultAssignment(t, filepath.Join(repoRoot, "Makefile"), "VERSION ?= ")
+}
+
+// committedKubeVersions are the versions `make bundle` passes as
+// --kube-versions: the Makefile's K8S_COMPAT_VERSIONS default and the
+// newest, hack/k8s-binaries.sh's KUBERNETES_VERSION default.
+func committedKubeVersions(t *testing.T) []string {
+	t.Helper()
+	compat := defaultAssignment(t, filepath.Join(repoRoot, "Makefile"), "K8S_COMPAT_VERSIONS ?= ")
+	newest := defaultAssignment(t, filepath.Join(repoRoot, "hack", "k8s-binaries.sh"), "KUBERNETES_VERSION=${KUBERNETES_VERSION:-")
+	return []string{compat, strings.TrimSuffix(newest, "}")}
+}
+
+// defaultAssignment is the rest of the line of file that starts with prefix.
+func defaultAssignment(t *testing.T, file, prefix string) string {
+	t.Helper()
+	data, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VERSION ?= "); ok {
+		if v, ok := strings.CutPrefix(line, prefix); ok {
 			return strings.TrimSpace(v)
 		}
 	}
-	t.Fatal("Makefile: no `VERSION ?= ` line")
+	t.Fatalf("%s has no line starting with %q", file, prefix)
 	return ""
 }

@@ -15,6 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/example-inc/memcached-operator/tools/internal/problem"
 )
 
 // crdVersion is one served version of a CRD of the bundle.
@@ -29,14 +31,14 @@ func (v crdVersion) gvk() schema.GroupVersionKind {
 }
 
 // parseCRDs decodes the rendered CRDs and lists their served versions.
-func parseCRDs(srcs []source) ([]crdVersion, map[string]bool, Problems) {
-	var ps Problems
+func parseCRDs(srcs []source) ([]crdVersion, map[string]bool, problem.List) {
+	var ps problem.List
 	var out []crdVersion
 	clusterScopedCRDs := map[string]bool{}
 	for _, src := range srcs {
 		crd := &apiextensionsv1.CustomResourceDefinition{}
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(src.obj.Object, crd); err != nil {
-			ps.errorf(checkGenerate, src.file, "", "%s: %v", src.describe(), err)
+			ps.Errorf(checkGenerate, src.file, "", "%s: %v", src.describe(), err)
 			continue
 		}
 		if crd.Spec.Scope == apiextensionsv1.ClusterScoped {
@@ -63,14 +65,14 @@ func parseCRDs(srcs []source) ([]crdVersion, map[string]bool, Problems) {
 // top-level spec and status field must have a descriptor, so that the
 // console shows all of them and the scorecard's descriptor tests pass for
 // any example.
-func ownedCRDs(base []v1alpha1.CRDDescription, baseFile string, versions []crdVersion) ([]v1alpha1.CRDDescription, Problems) {
-	var ps Problems
+func ownedCRDs(base []v1alpha1.CRDDescription, baseFile string, versions []crdVersion) ([]v1alpha1.CRDDescription, problem.List) {
+	var ps problem.List
 	const field = "spec.customresourcedefinitions.owned"
 	byKey := map[string]int{}
 	for i, d := range base {
 		key := d.Name + "/" + d.Version
 		if _, dup := byKey[key]; dup {
-			ps.errorf(checkGenerate, baseFile, fmt.Sprintf("%s[%d]", field, i), "CRD %s version %s is described twice", d.Name, d.Version)
+			ps.Errorf(checkGenerate, baseFile, fmt.Sprintf("%s[%d]", field, i), "CRD %s version %s is described twice", d.Name, d.Version)
 			continue
 		}
 		byKey[key] = i
@@ -81,7 +83,7 @@ func ownedCRDs(base []v1alpha1.CRDDescription, baseFile string, versions []crdVe
 		key := v.crd.Name + "/" + v.version.Name
 		i, ok := byKey[key]
 		if !ok {
-			ps.errorf(checkGenerate, baseFile, field, "no entry for CRD %s version %s (from %s): add one with displayName, resources, specDescriptors and statusDescriptors", v.crd.Name, v.version.Name, v.src.file)
+			ps.Errorf(checkGenerate, baseFile, field, "no entry for CRD %s version %s (from %s): add one with displayName, resources, specDescriptors and statusDescriptors", v.crd.Name, v.version.Name, v.src.file)
 			continue
 		}
 		matched[i] = true
@@ -90,14 +92,14 @@ func ownedCRDs(base []v1alpha1.CRDDescription, baseFile string, versions []crdVe
 		if d.Kind == "" {
 			d.Kind = v.crd.Spec.Names.Kind
 		} else if d.Kind != v.crd.Spec.Names.Kind {
-			ps.errorf(checkGenerate, baseFile, at+".kind", "%q, but CRD %s defines kind %q", d.Kind, v.crd.Name, v.crd.Spec.Names.Kind)
+			ps.Errorf(checkGenerate, baseFile, at+".kind", "%q, but CRD %s defines kind %q", d.Kind, v.crd.Name, v.crd.Spec.Names.Kind)
 		}
 		var root *apiextensionsv1.JSONSchemaProps
 		if v.version.Schema != nil {
 			root = v.version.Schema.OpenAPIV3Schema
 		}
 		if root == nil {
-			ps.errorf(checkGenerate, v.src.file, "spec.versions["+v.version.Name+"].schema.openAPIV3Schema", "CRD %s has no schema: the API would accept anything", v.crd.Name)
+			ps.Errorf(checkGenerate, v.src.file, "spec.versions["+v.version.Name+"].schema.openAPIV3Schema", "CRD %s has no schema: the API would accept anything", v.crd.Name)
 			continue
 		}
 		if d.DisplayName == "" {
@@ -107,14 +109,14 @@ func ownedCRDs(base []v1alpha1.CRDDescription, baseFile string, versions []crdVe
 			d.Description = firstParagraph(root.Description)
 		}
 		if d.Description == "" {
-			ps.errorf(checkGenerate, baseFile, at+".description", "empty, and the schema of CRD %s has no description either: document the type", v.crd.Name)
+			ps.Errorf(checkGenerate, baseFile, at+".description", "empty, and the schema of CRD %s has no description either: document the type", v.crd.Name)
 		}
 		if len(d.Resources) == 0 {
-			ps.errorf(checkGenerate, baseFile, at+".resources", "empty: list the kinds the operator creates for a %s (e.g. Deployment v1, Pod v1)", d.Kind)
+			ps.Errorf(checkGenerate, baseFile, at+".resources", "empty: list the kinds the operator creates for a %s (e.g. Deployment v1, Pod v1)", d.Kind)
 		}
 		for j, r := range d.Resources {
 			if r.Kind == "" || r.Version == "" {
-				ps.errorf(checkGenerate, baseFile, fmt.Sprintf("%s.resources[%d]", at, j), "kind and version are required")
+				ps.Errorf(checkGenerate, baseFile, fmt.Sprintf("%s.resources[%d]", at, j), "kind and version are required")
 			}
 		}
 		ps = append(ps, fillDescriptors(baseFile, at+".specDescriptors", "spec", root, specPaths(d.SpecDescriptors), func(j int, desc string) {
@@ -131,7 +133,7 @@ func ownedCRDs(base []v1alpha1.CRDDescription, baseFile string, versions []crdVe
 	}
 	for i, d := range base {
 		if !matched[i] {
-			ps.errorf(checkGenerate, baseFile, fmt.Sprintf("%s[%d]", field, i), "CRD %s version %s is not in config/crd (or not served)", d.Name, d.Version)
+			ps.Errorf(checkGenerate, baseFile, fmt.Sprintf("%s[%d]", field, i), "CRD %s version %s is not in config/crd (or not served)", d.Name, d.Version)
 		}
 	}
 	return out, ps
@@ -157,12 +159,12 @@ func statusPaths(ds []v1alpha1.StatusDescriptor) []string {
 // against the schema: each path must exist, and each top-level field must
 // have a descriptor. describe fills a descriptor's description from the
 // schema.
-func fillDescriptors(file, field, block string, root *apiextensionsv1.JSONSchemaProps, paths []string, describe func(int, string)) Problems {
-	var ps Problems
+func fillDescriptors(file, field, block string, root *apiextensionsv1.JSONSchemaProps, paths []string, describe func(int, string)) problem.List {
+	var ps problem.List
 	blockSchema, ok := root.Properties[block]
 	if !ok {
 		if len(paths) > 0 {
-			ps.errorf(checkGenerate, file, field, "the CRD has no %s, so it can have no %s descriptors", block, block)
+			ps.Errorf(checkGenerate, file, field, "the CRD has no %s, so it can have no %s descriptors", block, block)
 		}
 		return ps
 	}
@@ -170,13 +172,13 @@ func fillDescriptors(file, field, block string, root *apiextensionsv1.JSONSchema
 	for j, p := range paths {
 		at := fmt.Sprintf("%s[%d].path", field, j)
 		if seen[p] {
-			ps.errorf(checkGenerate, file, at, "%q has two descriptors", p)
+			ps.Errorf(checkGenerate, file, at, "%q has two descriptors", p)
 			continue
 		}
 		seen[p] = true
 		s, err := schemaAt(&blockSchema, p)
 		if err != nil {
-			ps.errorf(checkGenerate, file, at, "%q: %v", p, err)
+			ps.Errorf(checkGenerate, file, at, "%q: %v", p, err)
 			continue
 		}
 		describe(j, firstParagraph(s.Description))
@@ -188,7 +190,7 @@ func fillDescriptors(file, field, block string, root *apiextensionsv1.JSONSchema
 	sort.Strings(keys)
 	for _, k := range keys {
 		if !seen[k] {
-			ps.errorf(checkGenerate, file, field, "no descriptor for %s.%s: add {path: %s, displayName: ..., x-descriptors: [...]}", block, k, k)
+			ps.Errorf(checkGenerate, file, field, "no descriptor for %s.%s: add {path: %s, displayName: ..., x-descriptors: [...]}", block, k, k)
 		}
 	}
 	return ps
@@ -237,55 +239,63 @@ type sampleSchema struct {
 	validator  apiservervalidation.SchemaValidator
 }
 
-func newSampleChecker(versions []crdVersion) (*sampleChecker, Problems) {
-	var ps Problems
+func newSampleChecker(versions []crdVersion) (*sampleChecker, problem.List) {
+	var ps problem.List
 	c := &sampleChecker{byGVK: map[schema.GroupVersionKind]*sampleSchema{}}
 	for _, v := range versions {
 		if v.version.Schema == nil || v.version.Schema.OpenAPIV3Schema == nil {
 			continue
 		}
-		internal := &apiextensions.JSONSchemaProps{}
-		if err := apiextensionsv1.Convert_v1_JSONSchemaProps_To_apiextensions_JSONSchemaProps(v.version.Schema.OpenAPIV3Schema, internal, nil); err != nil {
-			ps.errorf(checkGenerate, v.src.file, "spec.versions["+v.version.Name+"].schema", "%v", err)
-			continue
-		}
-		s, err := structuralschema.NewStructural(internal)
+		s, err := newSampleSchema(v.version.Schema.OpenAPIV3Schema)
 		if err != nil {
-			ps.errorf(checkGenerate, v.src.file, "spec.versions["+v.version.Name+"].schema", "not a structural schema: %v", err)
+			ps.Errorf(checkGenerate, v.src.file, "spec.versions["+v.version.Name+"].schema", "%v", err)
 			continue
 		}
-		validator, _, err := apiservervalidation.NewSchemaValidator(internal)
-		if err != nil {
-			ps.errorf(checkGenerate, v.src.file, "spec.versions["+v.version.Name+"].schema", "%v", err)
-			continue
-		}
-		c.byGVK[v.gvk()] = &sampleSchema{structural: s, validator: validator}
+		c.byGVK[v.gvk()] = s
 	}
 	return c, ps
 }
 
+// newSampleSchema prepares a CRD version's schema for validating objects
+// as the API server does.
+func newSampleSchema(schema *apiextensionsv1.JSONSchemaProps) (*sampleSchema, error) {
+	internal := &apiextensions.JSONSchemaProps{}
+	if err := apiextensionsv1.Convert_v1_JSONSchemaProps_To_apiextensions_JSONSchemaProps(schema, internal, nil); err != nil {
+		return nil, err
+	}
+	s, err := structuralschema.NewStructural(internal)
+	if err != nil {
+		return nil, fmt.Errorf("not a structural schema: %w", err)
+	}
+	validator, _, err := apiservervalidation.NewSchemaValidator(internal)
+	if err != nil {
+		return nil, err
+	}
+	return &sampleSchema{structural: s, validator: validator}, nil
+}
+
 // check reports every way sample differs from its CRD's schema.
-func (c *sampleChecker) check(sample source) Problems {
-	var ps Problems
+func (c *sampleChecker) check(sample source) problem.List {
+	var ps problem.List
 	obj := sample.obj
 	what := sample.describe()
 	s, ok := c.byGVK[obj.GroupVersionKind()]
 	if !ok {
-		ps.errorf(checkGenerate, sample.file, "apiVersion", "%s: no CRD of the bundle serves %s", what, obj.GetAPIVersion())
+		ps.Errorf(checkGenerate, sample.file, "apiVersion", "%s: no CRD of the bundle serves %s", what, obj.GetAPIVersion())
 		return ps
 	}
 	spec, hasSpec := obj.Object["spec"].(map[string]any)
 	if !hasSpec || len(spec) == 0 {
-		ps.errorf(checkGenerate, sample.file, "spec", "%s has no spec: an example without spec only suggests a name (scorecard basic-check-spec)", what)
+		ps.Errorf(checkGenerate, sample.file, "spec", "%s has no spec: an example without spec only suggests a name (scorecard basic-check-spec)", what)
 	}
 	pruned := runtime.DeepCopyJSON(obj.Object)
 	unknown := pruning.PruneWithOptions(pruned, s.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})
 	sort.Strings(unknown)
 	for _, p := range unknown {
-		ps.errorf(checkGenerate, sample.file, p, "%s: unknown field: the CRD's schema has no %s", what, p)
+		ps.Errorf(checkGenerate, sample.file, p, "%s: unknown field: the CRD's schema has no %s", what, p)
 	}
 	for _, e := range apiservervalidation.ValidateCustomResource(nil, obj.Object, s.validator) {
-		ps.errorf(checkGenerate, sample.file, e.Field, "%s: %s", what, strings.TrimPrefix(e.ErrorBody(), e.Field+": "))
+		ps.Errorf(checkGenerate, sample.file, e.Field, "%s: %s", what, strings.TrimPrefix(e.ErrorBody(), e.Field+": "))
 	}
 	return ps
 }

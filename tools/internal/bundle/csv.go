@@ -2,9 +2,7 @@ package bundle
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"net/mail"
 	"net/url"
 	"strings"
 	"time"
@@ -12,9 +10,13 @@ import (
 
 	"github.com/blang/semver/v4"
 	"github.com/operator-framework/api/pkg/operators/v1alpha1"
-	"go.podman.io/image/v5/docker/reference"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	k8svalidation "k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/example-inc/memcached-operator/tools/internal/imageref"
+	"github.com/example-inc/memcached-operator/tools/internal/problem"
 )
 
 // Annotations of the CSV.
@@ -45,18 +47,11 @@ var featureAnnotations = []string{
 	"features.operators.openshift.io/token-auth-gcp",
 }
 
-// The values OperatorHub accepts (operator-framework/api's capabilities and
-// categories validators).
+// The capability levels OperatorHub accepts (the standardcapabilities
+// validator checks the value).
 var (
 	capabilityLevels = []string{"Basic Install", "Seamless Upgrades", "Full Lifecycle", "Deep Insights", "Auto Pilot"}
-	categories       = []string{
-		"AI/Machine Learning", "Application Runtime", "Big Data", "Cloud Provider", "Database",
-		"Developer Tools", "Integration & Delivery", "Logging & Tracing", "Modernization & Migration",
-		"Monitoring", "Networking", "Observability", "OpenShift Optional", "Security", "Storage",
-		"Streaming & Messaging",
-	}
-	iconMediaTypes = []string{"image/gif", "image/jpeg", "image/png", "image/svg+xml"}
-	installModes   = []v1alpha1.InstallModeType{
+	installModes     = []v1alpha1.InstallModeType{
 		v1alpha1.InstallModeTypeOwnNamespace, v1alpha1.InstallModeTypeSingleNamespace,
 		v1alpha1.InstallModeTypeMultiNamespace, v1alpha1.InstallModeTypeAllNamespaces,
 	}
@@ -64,14 +59,14 @@ var (
 
 // parseCSV decodes a CSV, reporting fields the CSV type does not have
 // (typos such as dispalyName would otherwise vanish silently).
-func parseCSV(src source, check string) (*v1alpha1.ClusterServiceVersion, Problems) {
-	var ps Problems
+func parseCSV(src source, check string) (*v1alpha1.ClusterServiceVersion, problem.List) {
+	var ps problem.List
 	csv := &v1alpha1.ClusterServiceVersion{}
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(src.obj.Object, csv, true); err != nil {
 		msg := err.Error()
 		if strings.Contains(msg, "unknown field") {
 			for _, f := range unknownFields(msg) {
-				ps.errorf(check, src.file, f, "unknown field: the ClusterServiceVersion type has no such field")
+				ps.Errorf(check, src.file, f, "unknown field: the ClusterServiceVersion type has no such field")
 			}
 			if len(ps) > 0 {
 				// Decode again, ignoring them, to check the rest.
@@ -81,7 +76,7 @@ func parseCSV(src source, check string) (*v1alpha1.ClusterServiceVersion, Proble
 				}
 			}
 		}
-		ps.errorf(check, src.file, "", "not a valid ClusterServiceVersion: %v", err)
+		ps.Errorf(check, src.file, "", "not a valid ClusterServiceVersion: %v", err)
 		return nil, ps
 	}
 	return csv, ps
@@ -106,196 +101,204 @@ func unknownFields(msg string) []string {
 	}
 }
 
-// hubChecks are the checks OperatorHub (its validators and its pipeline's
-// static tests) makes on a CSV, each naming the field. generated adds the
-// fields the generator fills in, which a base need not have.
-func hubChecks(csv *v1alpha1.ClusterServiceVersion, file, check string, generated bool) Problems {
-	var ps Problems
-	spec := csv.Spec
-	ann := csv.GetAnnotations()
+// checkCSV makes the checks of a CSV that no validator of
+// operator-framework/api makes (runValidators runs those): OperatorHub's
+// pipeline and this project's requirements, the relatedImages, and the
+// version as written (obj). Every problem is located in file. OLM's CSV
+// schema is checkSchema's, which also reads a CSV the CSV type cannot.
+func checkCSV(csv *v1alpha1.ClusterServiceVersion, obj map[string]any, file string) problem.List {
+	var ps problem.List
+	ps.Add(checkListing(csv, file)...)
+	ps.Add(checkAnnotations(csv.GetAnnotations(), file)...)
+	ps.Add(checkImages(csv, file)...)
+	ps.Add(checkVersion(csv, obj, file)...)
+	if csv.Spec.Replaces != "" {
+		ps.Errorf(checkCSVName, file, "spec.replaces", "set, but the catalog owns the upgrade edges (olm.channel entries): leave it out")
+	}
+	return ps
+}
 
-	if n := utf8.RuneCountInString(strings.TrimSpace(spec.DisplayName)); n == 0 {
-		ps.errorf(check, file, "spec.displayName", "required: the operator's name as OperatorHub shows it")
-	} else if n < 3 || n > 50 {
-		ps.errorf(check, file, "spec.displayName", "%q has %d characters; OperatorHub wants 3 to 50", spec.DisplayName, n)
+// checkVersion checks spec.version as written: the CSV type reads it
+// tolerantly (v0.3.1 becomes 0.3.1), but opm and OLM order bundles by it
+// and the catalog names the bundle <package>.v<version>, so it must be a
+// strict semantic version, the one the CSV's name ends in.
+func checkVersion(csv *v1alpha1.ClusterServiceVersion, obj map[string]any, file string) problem.List {
+	var ps problem.List
+	raw, _, _ := unstructured.NestedFieldNoCopy(obj, "spec", "version")
+	written, _ := raw.(string)
+	if written == "" {
+		return ps // the validators report a missing version
+	}
+	if _, err := semver.Parse(written); err != nil {
+		hint := ""
+		if strings.HasPrefix(written, "v") {
+			hint = " (no leading v: the name's .v is not part of the version)"
+		}
+		ps.Errorf(checkCSVName, file, "spec.version", "%q is not a semantic version MAJOR.MINOR.PATCH[-PRERELEASE]%s: %v", written, hint, err)
+		return ps
+	}
+	if v := csv.Spec.Version.String(); !strings.HasSuffix(csv.Name, ".v"+v) {
+		ps.Errorf(checkCSVName, file, "metadata.name", "%q does not end in .v%s (spec.version)", csv.Name, v)
+	}
+	return ps
+}
+
+// checkCSVName is the name of this project's CSV checks in problems.
+const checkCSVName = "operatorhub"
+
+// checkListing checks what OperatorHub shows of the operator.
+func checkListing(csv *v1alpha1.ClusterServiceVersion, file string) problem.List {
+	var ps problem.List
+	const check = checkCSVName
+	spec := csv.Spec
+	if n := utf8.RuneCountInString(strings.TrimSpace(spec.DisplayName)); n > 0 && (n < 3 || n > 50) {
+		ps.Errorf(check, file, "spec.displayName", "%q has %d characters; OperatorHub wants 3 to 50", spec.DisplayName, n)
 	}
 	if n := len(strings.TrimSpace(spec.Description)); n == 0 {
-		ps.errorf(check, file, "spec.description", "required: a markdown description of what the operator does and how to use it")
+		ps.Errorf(check, file, "spec.description", "required: a markdown description of what the operator does and how to use it")
 	} else if n < 20 {
-		ps.errorf(check, file, "spec.description", "%d characters; OperatorHub wants at least 20", n)
-	}
-	if strings.TrimSpace(ann[annDescription]) == "" {
-		ps.errorf(check, file, "metadata.annotations.description", "required: the one-line summary OperatorHub shows on the operator's tile")
-	}
-	if strings.TrimSpace(spec.Provider.Name) == "" {
-		ps.errorf(check, file, "spec.provider.name", "required: who publishes the operator")
+		ps.Errorf(check, file, "spec.description", "%d characters; OperatorHub wants at least 20", n)
 	}
 	if spec.Provider.URL != "" {
 		checkURL(&ps, check, file, "spec.provider.url", spec.Provider.URL)
 	}
 	if len(spec.Maintainers) == 0 {
-		ps.errorf(check, file, "spec.maintainers", "required: at least one maintainer with name and email")
-	}
-	for i, m := range spec.Maintainers {
-		at := fmt.Sprintf("spec.maintainers[%d]", i)
-		if strings.TrimSpace(m.Name) == "" {
-			ps.errorf(check, file, at+".name", "required")
-		}
-		if m.Email == "" {
-			ps.errorf(check, file, at+".email", "required")
-		} else if _, err := mail.ParseAddress(m.Email); err != nil {
-			ps.errorf(check, file, at+".email", "%q is not an email address: %v", m.Email, err)
-		}
+		ps.Errorf(check, file, "spec.maintainers", "required: at least one maintainer with name and email")
 	}
 	if len(spec.Links) == 0 {
-		ps.errorf(check, file, "spec.links", "required: at least one link (name and url), e.g. to the source code")
+		ps.Errorf(check, file, "spec.links", "required: at least one link (name and url), e.g. to the source code")
 	}
 	for i, l := range spec.Links {
-		at := fmt.Sprintf("spec.links[%d]", i)
-		if strings.TrimSpace(l.Name) == "" {
-			ps.errorf(check, file, at+".name", "required")
-		}
-		if l.URL == "" {
-			ps.errorf(check, file, at+".url", "required")
-		} else {
-			checkURL(&ps, check, file, at+".url", l.URL)
-		}
-	}
-	switch len(spec.Icon) {
-	case 0:
-		ps.errorf(check, file, "spec.icon", "required: one icon (base64data and mediatype)")
-	case 1:
-	default:
-		ps.errorf(check, file, "spec.icon", "%d icons; OperatorHub wants exactly one", len(spec.Icon))
+		checkURL(&ps, check, file, fmt.Sprintf("spec.links[%d].url", i), l.URL)
 	}
 	for i, icon := range spec.Icon {
-		at := fmt.Sprintf("spec.icon[%d]", i)
-		if !contains(iconMediaTypes, icon.MediaType) {
-			ps.errorf(check, file, at+".mediatype", "%q is not one of %s", icon.MediaType, strings.Join(iconMediaTypes, ", "))
-		}
-		data, err := base64.StdEncoding.DecodeString(icon.Data)
-		switch {
-		case icon.Data == "":
-			ps.errorf(check, file, at+".base64data", "required")
-		case err != nil:
-			ps.errorf(check, file, at+".base64data", "not base64: %v", err)
-		case icon.MediaType == "image/svg+xml" && !strings.Contains(string(data), "<svg"):
-			ps.errorf(check, file, at+".base64data", "the mediatype is image/svg+xml but the data is no SVG")
+		at := fmt.Sprintf("spec.icon[%d].base64data", i)
+		if data, err := base64.StdEncoding.DecodeString(icon.Data); err != nil {
+			ps.Errorf(check, file, at, "not base64: %v", err)
+		} else if icon.MediaType == "image/svg+xml" && !strings.Contains(string(data), "<svg") {
+			ps.Errorf(check, file, at, "the mediatype is image/svg+xml but the data is no SVG")
 		}
 	}
 	if len(spec.Keywords) == 0 {
-		ps.errorf(check, file, "spec.keywords", "required: words users search OperatorHub with")
+		ps.Errorf(check, file, "spec.keywords", "required: words users search OperatorHub with")
 	}
 	for i, k := range spec.Keywords {
 		if strings.TrimSpace(k) == "" {
-			ps.errorf(check, file, fmt.Sprintf("spec.keywords[%d]", i), "empty keyword")
+			ps.Errorf(check, file, fmt.Sprintf("spec.keywords[%d]", i), "empty keyword")
 		}
 	}
 	if spec.Maturity == "" {
-		ps.errorf(check, file, "spec.maturity", "required: alpha, beta or stable")
-	}
-	if spec.MinKubeVersion == "" {
-		ps.errorf(check, file, "spec.minKubeVersion", "required: the oldest Kubernetes version the operator supports, e.g. 1.27.0")
-	} else if _, err := semver.Parse(spec.MinKubeVersion); err != nil {
-		ps.errorf(check, file, "spec.minKubeVersion", "%q is not a semantic version: %v", spec.MinKubeVersion, err)
+		ps.Errorf(check, file, "spec.maturity", "required: alpha, beta or stable")
 	}
 	checkInstallModes(&ps, check, file, spec.InstallModes)
+	return ps
+}
 
-	if c, ok := ann[annCapabilities]; !ok {
-		ps.errorf(check, file, "metadata.annotations.capabilities", "required: one of %s", strings.Join(capabilityLevels, ", "))
-	} else if !contains(capabilityLevels, c) {
-		ps.errorf(check, file, "metadata.annotations.capabilities", "%q is not one of %s", c, strings.Join(capabilityLevels, ", "))
-	}
-	if c, ok := ann[annCategories]; !ok {
-		ps.errorf(check, file, "metadata.annotations.categories", "required: comma-separated OperatorHub categories, e.g. Database")
-	} else {
-		for _, cat := range strings.Split(c, ",") {
-			if !contains(categories, strings.TrimSpace(cat)) {
-				ps.errorf(check, file, "metadata.annotations.categories", "%q is not a standard category (%s)", strings.TrimSpace(cat), strings.Join(categories, ", "))
-			}
+// checkAnnotations checks the CSV annotations OperatorHub and OpenShift's
+// console read.
+func checkAnnotations(ann map[string]string, file string) problem.List {
+	var ps problem.List
+	const check = checkCSVName
+	required := func(key, what string) {
+		if strings.TrimSpace(ann[key]) == "" {
+			ps.Errorf(check, file, "metadata.annotations."+key, "required: %s", what)
 		}
 	}
+	required(annDescription, "the one-line summary OperatorHub shows on the operator's tile")
+	required(annCapabilities, "one of "+strings.Join(capabilityLevels, ", "))
+	required(annCategories, "comma-separated OperatorHub categories, e.g. Database")
+	required(annSupport, "who supports the operator")
+	required(annProjectLayout, "the project layout (go.kubebuilder.io/v4)")
 	if r := ann[annRepository]; r == "" {
-		ps.errorf(check, file, "metadata.annotations.repository", "required: the URL of the operator's source repository")
+		ps.Errorf(check, file, "metadata.annotations.repository", "required: the URL of the operator's source repository")
 	} else {
 		checkURL(&ps, check, file, "metadata.annotations.repository", r)
 	}
-	if strings.TrimSpace(ann[annSupport]) == "" {
-		ps.errorf(check, file, "metadata.annotations.support", "required: who supports the operator")
-	}
-	if c, ok := ann[annCreatedAt]; !ok || c == "" {
-		ps.errorf(check, file, "metadata.annotations.createdAt", "required: the release time (RFC 3339), or pass --created-at")
+	if c := ann[annCreatedAt]; c == "" {
+		ps.Errorf(check, file, "metadata.annotations.createdAt", "required: the release time (RFC 3339), or pass --created-at")
 	} else if _, err := time.Parse(time.RFC3339, c); err != nil {
-		ps.errorf(check, file, "metadata.annotations.createdAt", "%q is not an RFC 3339 time: %v", c, err)
+		ps.Errorf(check, file, "metadata.annotations.createdAt", "%q is not an RFC 3339 time: %v", c, err)
 	}
 	for _, key := range featureAnnotations {
 		switch v, ok := ann[key]; {
 		case !ok:
-			ps.errorf(check, file, "metadata.annotations."+key, `required: "true" or "false"`)
+			ps.Errorf(check, file, "metadata.annotations."+key, `required: "true" or "false"`)
 		case v != "true" && v != "false":
-			ps.errorf(check, file, "metadata.annotations."+key, `%q: must be "true" or "false"`, v)
+			ps.Errorf(check, file, "metadata.annotations."+key, `%q: must be "true" or "false"`, v)
 		}
 	}
 	if ns, ok := ann[annSuggestedNamespace]; !ok {
-		ps.errorf(check, file, "metadata.annotations."+annSuggestedNamespace, "required: the namespace OperatorHub proposes to install into")
+		ps.Errorf(check, file, "metadata.annotations."+annSuggestedNamespace, "required: the namespace OperatorHub proposes to install into")
 	} else if errs := k8svalidation.IsDNS1123Label(ns); len(errs) > 0 {
-		ps.errorf(check, file, "metadata.annotations."+annSuggestedNamespace, "%q is not a namespace name: %s", ns, strings.Join(errs, "; "))
-	}
-	if ann[annProjectLayout] == "" {
-		ps.errorf(check, file, "metadata.annotations."+annProjectLayout, "required: the project layout (go.kubebuilder.io/v4)")
-	}
-
-	if !generated {
-		if spec.Replaces != "" {
-			ps.errorf(check, file, "spec.replaces", "remove it: the catalog owns the upgrade edges (olm.channel entries)")
-		}
-		return ps
+		ps.Errorf(check, file, "metadata.annotations."+annSuggestedNamespace, "%q is not a namespace name: %s", ns, strings.Join(errs, "; "))
 	}
 	if img := ann[annContainerImage]; img == "" {
-		ps.errorf(check, file, "metadata.annotations.containerImage", "required: the operator image")
-	} else if _, err := reference.ParseNormalizedNamed(img); err != nil {
-		ps.errorf(check, file, "metadata.annotations.containerImage", "%q is not an image reference: %v", img, err)
-	}
-	if spec.Version.Equals(semver.Version{}) {
-		ps.errorf(check, file, "spec.version", "required")
-	}
-	if len(spec.RelatedImages) == 0 {
-		ps.errorf(check, file, "spec.relatedImages", "required: every image the operator runs, for mirroring")
-	}
-	if ex := ann[annAlmExamples]; ex == "" {
-		ps.errorf(check, file, "metadata.annotations.alm-examples", "required: an example of every owned CRD")
-	} else {
-		var examples []map[string]any
-		if err := json.Unmarshal([]byte(ex), &examples); err != nil {
-			ps.errorf(check, file, "metadata.annotations.alm-examples", "not a JSON array of objects: %v", err)
-		}
+		ps.Errorf(check, file, "metadata.annotations.containerImage", "required: the operator image")
+	} else if _, err := imageref.Parse(img); err != nil {
+		ps.Errorf(check, file, "metadata.annotations.containerImage", "%q is not an image reference: %v", img, err)
 	}
 	return ps
 }
 
-func checkInstallModes(ps *Problems, check, file string, modes []v1alpha1.InstallMode) {
-	seen := map[v1alpha1.InstallModeType]int{}
-	supported := 0
+// checkImages checks that relatedImages lists every image the Deployments
+// run or name in RELATED_IMAGE_*, and honestly says disconnected.
+func checkImages(csv *v1alpha1.ClusterServiceVersion, file string) problem.List {
+	var ps problem.List
+	const check = checkCSVName
+	if len(csv.Spec.RelatedImages) == 0 {
+		ps.Errorf(check, file, "spec.relatedImages", "required: every image the operator runs, for mirroring")
+	}
+	listed := map[string]bool{}
+	allDigests := true
+	for _, ri := range csv.Spec.RelatedImages {
+		listed[ri.Image] = true
+		allDigests = allDigests && imageref.IsDigest(ri.Image)
+	}
+	for i, d := range csv.Spec.InstallStrategy.StrategySpec.DeploymentSpecs {
+		pod := d.Spec.Template.Spec
+		for _, c := range append(refsOf("initContainers", pod.InitContainers), refsOf("containers", pod.Containers)...) {
+			if !listed[c.image] {
+				ps.Errorf(check, file, fmt.Sprintf("spec.install.spec.deployments[%d].spec.template.spec.%s", i, c.path),
+					"%s is not in spec.relatedImages: mirroring for a disconnected cluster would miss it", c.image)
+			}
+		}
+	}
+	if csv.GetAnnotations()[annDisconnected] == "true" && !allDigests {
+		ps.Errorf(check, file, "metadata.annotations."+annDisconnected, `"true" needs every related image pinned by digest`)
+	}
+	return ps
+}
+
+type containerRef struct{ path, image string }
+
+func refsOf(kind string, cs []corev1.Container) []containerRef {
+	var out []containerRef
+	for i, c := range cs {
+		out = append(out, containerRef{path: fmt.Sprintf("%s[%d].image", kind, i), image: c.Image})
+		for j, e := range c.Env {
+			if strings.HasPrefix(e.Name, relatedImagePrefix) && e.Value != "" {
+				out = append(out, containerRef{path: fmt.Sprintf("%s[%d].env[%d].value", kind, i, j), image: e.Value})
+			}
+		}
+	}
+	return out
+}
+
+// checkInstallModes checks that each of OLM's install modes is listed, with
+// a known type (the csv validator checks duplicates and that one is
+// supported).
+func checkInstallModes(ps *problem.List, check, file string, modes []v1alpha1.InstallMode) {
+	seen := map[v1alpha1.InstallModeType]bool{}
 	for i, m := range modes {
 		if !containsMode(m.Type) {
-			ps.errorf(check, file, fmt.Sprintf("spec.installModes[%d].type", i), "%q is not an install mode", m.Type)
+			ps.Errorf(check, file, fmt.Sprintf("spec.installModes[%d].type", i), "%q is not an install mode", m.Type)
 		}
-		seen[m.Type]++
-		if m.Supported {
-			supported++
-		}
+		seen[m.Type] = true
 	}
 	for _, t := range installModes {
-		switch seen[t] {
-		case 0:
-			ps.errorf(check, file, "spec.installModes", "no entry for %s: say whether it is supported", t)
-		case 1:
-		default:
-			ps.errorf(check, file, "spec.installModes", "%s is listed %d times", t, seen[t])
+		if !seen[t] {
+			ps.Errorf(check, file, "spec.installModes", "no entry for %s: say whether it is supported", t)
 		}
-	}
-	if len(modes) > 0 && supported == 0 {
-		ps.errorf(check, file, "spec.installModes", "no install mode is supported: OLM could not install the operator")
 	}
 }
 
@@ -308,18 +311,10 @@ func containsMode(t v1alpha1.InstallModeType) bool {
 	return false
 }
 
-func checkURL(ps *Problems, check, file, field, s string) {
+// checkURL checks that s is an http(s) URL.
+func checkURL(ps *problem.List, check, file, field, s string) {
 	u, err := url.ParseRequestURI(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		ps.errorf(check, file, field, "%q is not an http(s) URL", s)
+	if s != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+		ps.Errorf(check, file, field, "%q is not an http(s) URL", s)
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

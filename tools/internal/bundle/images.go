@@ -6,9 +6,11 @@ import (
 	"sort"
 	"strings"
 
-	"go.podman.io/image/v5/docker/reference"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/example-inc/memcached-operator/tools/internal/imageref"
+	"github.com/example-inc/memcached-operator/tools/internal/problem"
 )
 
 // relatedImagePrefix marks the operator's environment variables that name
@@ -37,9 +39,9 @@ type imageRef struct {
 }
 
 // imageRefs lists every image field of the deployments.
-func imageRefs(deployments []source) ([]imageRef, Problems) {
+func imageRefs(deployments []source) ([]imageRef, problem.List) {
 	var refs []imageRef
-	var ps Problems
+	var ps problem.List
 	for _, d := range deployments {
 		for _, kind := range []string{"initContainers", "containers"} {
 			// NoCopy: the closures below edit the Deployment in place.
@@ -69,7 +71,7 @@ func imageRefs(deployments []source) ([]imageRef, Problems) {
 					}
 					path := fmt.Sprintf("%s.env[%d]", base, j)
 					if _, ok := e["value"].(string); !ok {
-						ps.errorf(checkGenerate, d.file, path, "%s must have a literal value: it is listed in spec.relatedImages, which cannot follow a valueFrom", envName)
+						ps.Errorf(checkGenerate, d.file, path, "%s must have a literal value: it is listed in spec.relatedImages, which cannot follow a valueFrom", envName)
 						continue
 					}
 					refs = append(refs, imageRef{
@@ -87,8 +89,8 @@ func imageRefs(deployments []source) ([]imageRef, Problems) {
 
 // setOperatorImage replaces the image named "controller" (the placeholder of
 // config/manager) with image, as the images field of a kustomization would.
-func setOperatorImage(refs []imageRef, image string) Problems {
-	var ps Problems
+func setOperatorImage(refs []imageRef, image string) problem.List {
+	var ps problem.List
 	replaced := 0
 	for _, r := range refs {
 		if r.isEnv {
@@ -104,31 +106,29 @@ func setOperatorImage(refs []imageRef, image string) Problems {
 		if len(refs) > 0 {
 			file = refs[0].deployment.file
 		}
-		ps.errorf(checkGenerate, file, "spec.template.spec.containers", "no container image is named %q: --image would be ignored; config/manager must use the image %q as the operator's", managerImageName, managerImageName+":latest")
+		ps.Errorf(checkGenerate, file, "spec.template.spec.containers", "no container image is named %q: --image would be ignored; config/manager must use the image %q as the operator's", managerImageName, managerImageName+":latest")
 	}
 	return ps
 }
 
-// imageName is the image reference without its tag or digest, as kustomize
-// matches images.
+// imageName is the image's repository, as kustomize's images field
+// matches it ("" for what is no image reference).
 func imageName(image string) string {
-	if i := strings.Index(image, "@"); i >= 0 {
-		image = image[:i]
+	repo, err := imageref.Repository(image)
+	if err != nil {
+		return ""
 	}
-	if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") {
-		image = image[:i]
-	}
-	return image
+	return repo
 }
 
 // pinDigests replaces every image reference that is not pinned by digest by
 // the digest the resolver finds for it.
-func pinDigests(ctx context.Context, refs []imageRef, r DigestResolver) Problems {
-	var ps Problems
+func pinDigests(ctx context.Context, refs []imageRef, r DigestResolver) problem.List {
+	var ps problem.List
 	resolved := map[string]string{}
 	for _, ref := range refs {
 		image := ref.get()
-		if isDigest(image) {
+		if imageref.IsDigest(image) {
 			continue
 		}
 		pinned, ok := resolved[image]
@@ -136,12 +136,12 @@ func pinDigests(ctx context.Context, refs []imageRef, r DigestResolver) Problems
 			var err error
 			pinned, err = r.Resolve(ctx, image)
 			if err != nil {
-				ps.errorf(checkGenerate, ref.deployment.file, ref.path, "resolving %s to a digest (--use-image-digests): %v", image, err)
+				ps.Errorf(checkGenerate, ref.deployment.file, ref.path, "resolving %s to a digest (--use-image-digests): %v", image, err)
 				resolved[image] = ""
 				continue
 			}
-			if !isDigest(pinned) {
-				ps.errorf(checkGenerate, ref.deployment.file, ref.path, "resolving %s to a digest gave %q, which is not pinned by digest", image, pinned)
+			if !imageref.IsDigest(pinned) {
+				ps.Errorf(checkGenerate, ref.deployment.file, ref.path, "resolving %s to a digest gave %q, which is not pinned by digest", image, pinned)
 				resolved[image] = ""
 				continue
 			}
@@ -154,39 +154,29 @@ func pinDigests(ctx context.Context, refs []imageRef, r DigestResolver) Problems
 	return ps
 }
 
-// isDigest reports whether image is pinned by digest.
-func isDigest(image string) bool {
-	named, err := reference.ParseNormalizedNamed(image)
-	if err != nil {
-		return false
-	}
-	_, ok := named.(reference.Digested)
-	return ok
-}
-
 // relatedImages lists every image of the deployments once per name, sorted
 // by name: containers under their container's name, operands under the
 // lower-cased suffix of their RELATED_IMAGE_ variable.
-func relatedImages(refs []imageRef) ([]relatedImage, Problems) {
-	var ps Problems
+func relatedImages(refs []imageRef) ([]relatedImage, problem.List) {
+	var ps problem.List
 	byName := map[string]imageRef{}
 	for _, ref := range refs {
 		image := ref.get()
 		if image == "" {
-			ps.errorf(checkGenerate, ref.deployment.file, ref.path, "empty image")
+			ps.Errorf(checkGenerate, ref.deployment.file, ref.path, "empty image")
 			continue
 		}
-		if _, err := reference.ParseNormalizedNamed(image); err != nil {
-			ps.errorf(checkGenerate, ref.deployment.file, ref.path, "%q is not an image reference: %v", image, err)
+		if _, err := imageref.Parse(image); err != nil {
+			ps.Errorf(checkGenerate, ref.deployment.file, ref.path, "%q is not an image reference: %v", image, err)
 			continue
 		}
 		if errs := validation.IsDNS1123Subdomain(ref.name); len(errs) > 0 {
-			ps.errorf(checkGenerate, ref.deployment.file, ref.path, "relatedImages name %q is not valid: %s", ref.name, strings.Join(errs, "; "))
+			ps.Errorf(checkGenerate, ref.deployment.file, ref.path, "relatedImages name %q is not valid: %s", ref.name, strings.Join(errs, "; "))
 			continue
 		}
 		if prev, ok := byName[ref.name]; ok {
 			if prev.get() != image {
-				ps.errorf(checkGenerate, ref.deployment.file, ref.path, "relatedImages name %q would list two images, %s (%s) and %s: rename the container or the variable", ref.name, prev.get(), prev.path, image)
+				ps.Errorf(checkGenerate, ref.deployment.file, ref.path, "relatedImages name %q would list two images, %s (%s) and %s: rename the container or the variable", ref.name, prev.get(), prev.path, image)
 			}
 			continue
 		}

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
 
+	"github.com/example-inc/memcached-operator/tools/internal/problem"
 	"github.com/example-inc/memcached-operator/tools/internal/render"
 )
 
@@ -49,15 +50,15 @@ type inputs struct {
 
 // loadInputs renders ConfigDir/manifests and sorts its objects. Problems name
 // the file each bad object came from.
-func loadInputs(configDir string) (*inputs, Problems) {
+func loadInputs(configDir string) (*inputs, problem.List) {
 	in := &inputs{manifestsDir: filepath.Join(configDir, "manifests")}
-	var ps Problems
+	var ps problem.List
 	if ps = checkKustomizations(in.manifestsDir); len(ps) > 0 {
 		return nil, ps
 	}
 	objs, err := render.Objects(in.manifestsDir)
 	if err != nil {
-		ps.errorf(checkGenerate, filepath.Join(in.manifestsDir, "kustomization.yaml"), "", "%v", err)
+		ps.Errorf(checkGenerate, filepath.Join(in.manifestsDir, "kustomization.yaml"), "", "%v", err)
 		return nil, ps
 	}
 
@@ -69,13 +70,13 @@ func loadInputs(configDir string) (*inputs, Problems) {
 		switch {
 		case gvk.Group == "operators.coreos.com" && gvk.Kind == "ClusterServiceVersion":
 			if in.csvBase != nil {
-				ps.errorf(checkGenerate, src.file, "", "a second ClusterServiceVersion (%s; the first is in %s): config/manifests must hold exactly one CSV base", obj.GetName(), in.csvBase.file)
+				ps.Errorf(checkGenerate, src.file, "", "a second ClusterServiceVersion (%s; the first is in %s): config/manifests must hold exactly one CSV base", obj.GetName(), in.csvBase.file)
 				continue
 			}
 			in.csvBase = &src
 		case gvk.Group == "apiextensions.k8s.io" && gvk.Kind == "CustomResourceDefinition":
 			if gvk.Version != "v1" {
-				ps.errorf(checkGenerate, src.file, "apiVersion", "CustomResourceDefinition %s is %s: only apiextensions.k8s.io/v1 is served by supported Kubernetes versions", obj.GetName(), obj.GetAPIVersion())
+				ps.Errorf(checkGenerate, src.file, "apiVersion", "CustomResourceDefinition %s is %s: only apiextensions.k8s.io/v1 is served by supported Kubernetes versions", obj.GetName(), obj.GetAPIVersion())
 				continue
 			}
 			in.crds = append(in.crds, src)
@@ -98,37 +99,45 @@ func loadInputs(configDir string) (*inputs, Problems) {
 			in.clusterRoleBindings = append(in.clusterRoleBindings, src)
 		case gvk.Group == "scorecard.operatorframework.io" && gvk.Kind == "Configuration":
 			if in.scorecard != nil {
-				ps.errorf(checkGenerate, src.file, "", "a second scorecard Configuration (the first is in %s)", in.scorecard.file)
+				ps.Errorf(checkGenerate, src.file, "", "a second scorecard Configuration (the first is in %s)", in.scorecard.file)
 				continue
 			}
 			in.scorecard = &src
 		case gvk.Kind == "NetworkPolicy":
-			ps.errorf(checkGenerate, src.file, "kind", "NetworkPolicy %s: OperatorHub rejects bundles with a NetworkPolicy; leave it out of config/manifests", obj.GetName())
+			ps.Errorf(checkGenerate, src.file, "kind", "NetworkPolicy %s: OperatorHub rejects bundles with a NetworkPolicy; leave it out of config/manifests", obj.GetName())
 		default:
 			maybeSamples = append(maybeSamples, src)
 		}
 	}
-	for _, src := range maybeSamples {
+	ps.Add(in.sortSamples(maybeSamples, crdKinds)...)
+	if in.csvBase == nil {
+		ps.Errorf(checkGenerate, filepath.Join(in.manifestsDir, "kustomization.yaml"), "resources",
+			"no ClusterServiceVersion: add the CSV base (bases/<package>.clusterserviceversion.yaml) to the resources")
+	}
+	if len(in.deployments) == 0 {
+		ps.Errorf(checkGenerate, filepath.Join(in.manifestsDir, "kustomization.yaml"), "resources",
+			"no Deployment: the operator's Deployment (config/manager through ../default) must be among the resources")
+	}
+	return in, ps
+}
+
+// sortSamples tells the samples (objects of a CRD of the bundle) from the
+// other objects OLM applies as they are.
+func (in *inputs) sortSamples(objs []source, crdKinds map[schema.GroupKind]bool) problem.List {
+	var ps problem.List
+	for _, src := range objs {
 		gvk := src.obj.GroupVersionKind()
 		if crdKinds[gvk.GroupKind()] {
 			in.samples = append(in.samples, src)
 			continue
 		}
 		if ok, _ := registrybundle.IsSupported(gvk.Kind); !ok {
-			ps.errorf(checkGenerate, src.file, "kind", "%s %s: kind %s is not supported in a registry+v1 bundle (and no CRD of the bundle defines it, so it is no sample either)", gvk.Kind, src.obj.GetName(), gvk.Kind)
+			ps.Errorf(checkGenerate, src.file, "kind", "%s %s: kind %s is not supported in a registry+v1 bundle (and no CRD of the bundle defines it, so it is no sample either)", gvk.Kind, src.obj.GetName(), gvk.Kind)
 			continue
 		}
 		in.others = append(in.others, src)
 	}
-	if in.csvBase == nil {
-		ps.errorf(checkGenerate, filepath.Join(in.manifestsDir, "kustomization.yaml"), "resources",
-			"no ClusterServiceVersion: add the CSV base (bases/<package>.clusterserviceversion.yaml) to the resources")
-	}
-	if len(in.deployments) == 0 {
-		ps.errorf(checkGenerate, filepath.Join(in.manifestsDir, "kustomization.yaml"), "resources",
-			"no Deployment: the operator's Deployment (config/manager through ../default) must be among the resources")
-	}
-	return in, ps
+	return ps
 }
 
 // origin returns the file obj was declared in and removes the annotation
@@ -161,8 +170,8 @@ func (in *inputs) origin(obj *unstructured.Unstructured) string {
 // checkKustomizations parses every kustomization reachable from dir through
 // directory resources, so that a broken one is reported with its own path
 // and line rather than as a failure to build dir.
-func checkKustomizations(dir string) Problems {
-	var ps Problems
+func checkKustomizations(dir string) problem.List {
+	var ps problem.List
 	seen := map[string]bool{}
 	var visit func(dir string)
 	visit = func(dir string) {
@@ -172,7 +181,7 @@ func checkKustomizations(dir string) Problems {
 		seen[dir] = true
 		file, data, err := readKustomization(dir)
 		if err != nil {
-			ps.errorf(checkGenerate, filepath.Join(dir, "kustomization.yaml"), "", "%v", err)
+			ps.Errorf(checkGenerate, filepath.Join(dir, "kustomization.yaml"), "", "%v", err)
 			return
 		}
 		var k struct {
@@ -181,7 +190,7 @@ func checkKustomizations(dir string) Problems {
 			Bases      []string `json:"bases"`
 		}
 		if err := yaml.Unmarshal(data, &k); err != nil {
-			ps.errorf(checkGenerate, file, "", "not a valid kustomization: %v", err)
+			ps.Errorf(checkGenerate, file, "", "not a valid kustomization: %v", err)
 			return
 		}
 		for _, list := range [][]string{k.Resources, k.Components, k.Bases} {

@@ -6,15 +6,20 @@ import (
 	"time"
 
 	"github.com/blang/semver/v4"
-	"go.podman.io/image/v5/docker/reference"
 	k8svalidation "k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/example-inc/memcached-operator/tools/internal/bundleformat"
+	"github.com/example-inc/memcached-operator/tools/internal/imageref"
+	"github.com/example-inc/memcached-operator/tools/internal/images"
+	"github.com/example-inc/memcached-operator/tools/internal/kubeversion"
+	"github.com/example-inc/memcached-operator/tools/internal/problem"
 )
 
 // Defaults of `tools bundle generate`, equal to the Makefile's.
 const (
 	DefaultConfigDir  = "config"
-	DefaultOutputDir  = "bundle"
-	DefaultDockerfile = "bundle.Dockerfile"
+	DefaultOutputDir  = bundleformat.DefaultDir
+	DefaultDockerfile = bundleformat.DefaultDockerfile
 	DefaultPackage    = "memcached-operator"
 	// DefaultChannel follows OLM's channel naming convention (candidate,
 	// fast, stable): the good-practices validator warns on any other name,
@@ -57,12 +62,22 @@ type Options struct {
 	Resolver        DigestResolver
 	// CreatedAt overrides the createdAt annotation of the CSV base (RFC 3339).
 	CreatedAt string
-	// K8sVersion is passed to the validators as k8s-version.
+	// K8sVersion is passed to the validators as k8s-version; empty means
+	// the newest of KubeVersions.
 	K8sVersion string
+	// KubeVersions are the Kubernetes versions the tests passed on
+	// (K8S_COMPAT_VERSIONS and the newest; items may hold several,
+	// separated by commas or blanks): the lowest becomes the CSV's
+	// minKubeVersion and its OpenShift release the bundle's
+	// com.redhat.openshift.versions. Required.
+	KubeVersions []string
+	// Platforms the operator image is built for (PLATFORMS, OS/ARCH); the
+	// CSV's operatorframework.io/arch.* and os.* labels must list them.
+	Platforms []string
 }
 
 // DigestResolver turns an image reference into the same repository pinned by
-// digest (repository@sha256:...).
+// digest (repository@sha256:...): imageref.Resolver, or a fake in tests.
 type DigestResolver interface {
 	Resolve(ctx context.Context, image string) (string, error)
 }
@@ -86,55 +101,98 @@ func (o Options) withDefaults() Options {
 	if o.DefaultChannel == "" && len(o.Channels) == 1 {
 		o.DefaultChannel = o.Channels[0]
 	}
-	if o.K8sVersion == "" {
-		o.K8sVersion = DefaultK8sVersion
+	o.K8sVersion = k8sVersion(o.K8sVersion, o.KubeVersions)
+	if len(o.Platforms) == 0 {
+		o.Platforms = strings.Split(images.DefaultPlatforms, ",")
+	}
+	if o.UseImageDigests && o.Resolver == nil {
+		o.Resolver = imageref.Resolver{}
 	}
 	return o
 }
 
-// check reports every bad option; each problem names the flag.
-func (o Options) check() Problems {
-	var ps Problems
-	const check = "options"
-	if o.Version == "" {
-		ps.errorf(check, "--version", "", "required: the operator's semantic version (VERSION), e.g. 0.1.0")
-	} else if strings.HasPrefix(o.Version, "v") {
-		ps.errorf(check, "--version", "", "%q: give the version without the leading v (the CSV is named %s.v<version>)", o.Version, o.Package)
-	} else if _, err := semver.Parse(o.Version); err != nil {
-		ps.errorf(check, "--version", "", "%q is not a semantic version (MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD]): %v", o.Version, err)
+// k8sVersion is the version the removed-API checks assume: the one given,
+// else the newest version the tests passed on, else DefaultK8sVersion.
+func k8sVersion(given string, kubeVersions []string) string {
+	if given != "" {
+		return given
 	}
+	if tested, err := kubeversion.ParseTested(kubeVersions); err == nil {
+		return tested.Newest().String()
+	}
+	return DefaultK8sVersion
+}
+
+// check reports every bad option; each problem names the flag.
+func (o Options) check() problem.List {
+	var ps problem.List
+	const check = "options"
+	ps.Add(o.checkVersion()...)
 	if errs := k8svalidation.IsDNS1123Label(o.Package); len(errs) > 0 {
-		ps.errorf(check, "--package", "", "%q is not a valid package name: %s", o.Package, strings.Join(errs, "; "))
+		ps.Errorf(check, "--package", "", "%q is not a valid package name: %s", o.Package, strings.Join(errs, "; "))
 	}
 	seen := map[string]bool{}
 	for _, ch := range o.Channels {
 		switch {
 		case ch == "":
-			ps.errorf(check, "--channels", "", "empty channel name in %q", strings.Join(o.Channels, ","))
+			ps.Errorf(check, "--channels", "", "empty channel name in %q", strings.Join(o.Channels, ","))
 		case strings.ContainsAny(ch, ", \t"):
-			ps.errorf(check, "--channels", "", "channel %q: names are separated by commas and contain no spaces", ch)
+			ps.Errorf(check, "--channels", "", "channel %q: names are separated by commas and contain no spaces", ch)
 		case seen[ch]:
-			ps.errorf(check, "--channels", "", "channel %q is listed twice", ch)
+			ps.Errorf(check, "--channels", "", "channel %q is listed twice", ch)
 		}
 		seen[ch] = true
 	}
 	if o.DefaultChannel == "" {
-		ps.errorf(check, "--default-channel", "", "required when the bundle is in more than one channel (%s)", strings.Join(o.Channels, ","))
+		ps.Errorf(check, "--default-channel", "", "required when the bundle is in more than one channel (%s)", strings.Join(o.Channels, ","))
 	} else if !seen[o.DefaultChannel] {
-		ps.errorf(check, "--default-channel", "", "%q is not one of the bundle's channels (%s)", o.DefaultChannel, strings.Join(o.Channels, ","))
+		ps.Errorf(check, "--default-channel", "", "%q is not one of the bundle's channels (%s)", o.DefaultChannel, strings.Join(o.Channels, ","))
 	}
 	if o.Image == "" {
-		ps.errorf(check, "--image", "", "required: the operator image (IMG), e.g. quay.io/example-inc/memcached-operator:v0.1.0")
-	} else if _, err := reference.ParseNormalizedNamed(o.Image); err != nil {
-		ps.errorf(check, "--image", "", "%q is not an image reference: %v", o.Image, err)
+		ps.Errorf(check, "--image", "", "required: the operator image (IMG), e.g. quay.io/example-inc/memcached-operator:v0.1.0")
+	} else if _, err := imageref.Parse(o.Image); err != nil {
+		ps.Errorf(check, "--image", "", "%q is not an image reference: %v", o.Image, err)
 	}
 	if o.CreatedAt != "" {
 		if _, err := time.Parse(time.RFC3339, o.CreatedAt); err != nil {
-			ps.errorf(check, "--created-at", "", "%q is not an RFC 3339 time (2006-01-02T15:04:05Z): %v", o.CreatedAt, err)
+			ps.Errorf(check, "--created-at", "", "%q is not an RFC 3339 time (2006-01-02T15:04:05Z): %v", o.CreatedAt, err)
 		}
 	}
+	if len(o.KubeVersions) == 0 {
+		ps.Errorf(check, "--kube-versions", "", "required: the Kubernetes versions the tests passed on (K8S_COMPAT_VERSIONS and the newest); the lowest becomes the CSV's minKubeVersion")
+	}
+	_, more := parseTested(o.KubeVersions)
+	ps.Add(more...)
 	if _, err := semver.ParseTolerant(o.K8sVersion); err != nil {
-		ps.errorf(check, "--k8s-version", "", "%q is not a Kubernetes version: %v", o.K8sVersion, err)
+		ps.Errorf(check, "--k8s-version", "", "%q is not a Kubernetes version: %v", o.K8sVersion, err)
+	}
+	if _, err := images.ParsePlatforms(strings.Join(o.Platforms, ",")); err != nil {
+		ps.Errorf(check, "--platforms", "", "%v", err)
+	}
+	return ps
+}
+
+// checkVersion checks --version before any work: a semantic version
+// without a leading v, which makes a valid CSV name <package>.v<version>
+// (a Kubernetes object name: no '+', no upper case).
+func (o Options) checkVersion() problem.List {
+	var ps problem.List
+	const check = "options"
+	v, err := semver.Parse(o.Version)
+	switch {
+	case o.Version == "":
+		ps.Errorf(check, "--version", "", "required: the operator's semantic version (VERSION), e.g. 0.1.0")
+	case strings.HasPrefix(o.Version, "v"):
+		ps.Errorf(check, "--version", "", "%q: give the version without the leading v (the CSV is named %s.v<version>)", o.Version, o.Package)
+	case err != nil:
+		ps.Errorf(check, "--version", "", "%q is not a semantic version (MAJOR.MINOR.PATCH[-PRERELEASE]): %v", o.Version, err)
+	case len(v.Build) > 0:
+		ps.Errorf(check, "--version", "", "%q has build metadata (+%s): the CSV is named %s.v<version>, a Kubernetes object name, which cannot hold '+'; OLM also ignores build metadata when it orders versions", o.Version, strings.Join(v.Build, "."), o.Package)
+	default:
+		name := o.Package + ".v" + o.Version
+		if errs := k8svalidation.IsDNS1123Subdomain(name); len(errs) > 0 {
+			ps.Errorf(check, "--version", "", "%q makes the CSV name %q, which is not a Kubernetes object name: %s", o.Version, name, strings.Join(errs, "; "))
+		}
 	}
 	return ps
 }

@@ -1,7 +1,9 @@
 package bundle
 
 import (
+	"maps"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -9,6 +11,8 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/example-inc/memcached-operator/tools/internal/problem"
 )
 
 // clusterScoped lists the built-in resources that exist only at cluster
@@ -70,110 +74,24 @@ type permissionsResult struct {
 //     cluster-scoped CRDs, nonResourceURLs and wildcards.
 //
 // The bindings and service accounts are left out: OLM creates them.
-func sortPermissions(in *inputs, clusterCRDs map[string]bool) (permissionsResult, Problems) {
+func sortPermissions(in *inputs, clusterCRDs map[string]bool) (permissionsResult, problem.List) {
 	var res permissionsResult
-	var ps Problems
-
+	var ps problem.List
 	accounts := map[string]bool{}
 	for _, d := range in.deployments {
 		sa, _, _ := unstructured.NestedString(d.obj.Object, "spec", "template", "spec", "serviceAccountName")
 		if sa == "" {
-			ps.errorf(checkGenerate, d.file, "spec.template.spec.serviceAccountName", "Deployment %s runs as the default service account: name one, so that OLM can grant it the bundle's permissions", d.obj.GetName())
+			ps.Errorf(checkGenerate, d.file, "spec.template.spec.serviceAccountName", "Deployment %s runs as the default service account: name one, so that OLM can grant it the bundle's permissions", d.obj.GetName())
 			continue
 		}
 		accounts[sa] = true
 	}
-
-	roles := map[string]source{}
-	for _, r := range in.roles {
-		roles["Role/"+r.obj.GetName()] = r
-	}
-	for _, r := range in.clusterRoles {
-		roles["ClusterRole/"+r.obj.GetName()] = r
-	}
-
-	type grant struct {
-		role    source
-		cluster bool // through a ClusterRoleBinding
-	}
-	grants := map[string][]grant{}
-	used := map[string]bool{}
-	bindings := append(append([]source{}, in.roleBindings...), in.clusterRoleBindings...)
-	for _, b := range bindings {
-		var binding struct {
-			Subjects []rbacv1.Subject `json:"subjects"`
-			RoleRef  rbacv1.RoleRef   `json:"roleRef"`
-		}
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(b.obj.Object, &binding); err != nil {
-			ps.errorf(checkGenerate, b.file, "", "%s: %v", b.describe(), err)
-			continue
-		}
-		var mine, others []rbacv1.Subject
-		for _, s := range binding.Subjects {
-			if s.Kind == rbacv1.ServiceAccountKind && accounts[s.Name] {
-				mine = append(mine, s)
-			} else {
-				others = append(others, s)
-			}
-		}
-		if len(mine) == 0 {
-			res.extras = append(res.extras, b)
-			continue
-		}
-		if len(others) > 0 {
-			ps.errorf(checkGenerate, b.file, "subjects", "%s binds the operator's service account and other subjects: split it, OLM creates the operator's bindings itself", b.describe())
-		}
-		key := binding.RoleRef.Kind + "/" + binding.RoleRef.Name
-		role, ok := roles[key]
-		if !ok {
-			ps.errorf(checkGenerate, b.file, "roleRef", "%s refers to %s, which config/manifests does not define", b.describe(), key)
-			continue
-		}
-		used[key] = true
-		for _, s := range mine {
-			grants[s.Name] = append(grants[s.Name], grant{role: role, cluster: b.obj.GetKind() == "ClusterRoleBinding"})
-		}
-	}
-
-	saNames := make([]string, 0, len(accounts))
-	for sa := range accounts {
-		saNames = append(saNames, sa)
-	}
-	sort.Strings(saNames)
-	for _, sa := range saNames {
-		gs := grants[sa]
-		sort.SliceStable(gs, func(i, j int) bool {
-			a, b := gs[i].role.obj, gs[j].role.obj
-			if a.GetKind() != b.GetKind() {
-				return a.GetKind() < b.GetKind()
-			}
-			return a.GetName() < b.GetName()
-		})
-		var nsRules, clusterRules []rbacv1.PolicyRule
-		for _, g := range gs {
-			var role struct {
-				Rules []rbacv1.PolicyRule `json:"rules"`
-			}
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(g.role.obj.Object, &role); err != nil {
-				ps.errorf(checkGenerate, g.role.file, "rules", "%s: %v", g.role.describe(), err)
-				continue
-			}
-			for _, rule := range role.Rules {
-				if !g.cluster {
-					// A RoleBinding grants even a ClusterRole's rules in one
-					// namespace only.
-					nsRules = append(nsRules, rule)
-					continue
-				}
-				ns, cl := splitRule(rule, clusterCRDs)
-				if ns != nil {
-					nsRules = append(nsRules, *ns)
-				}
-				if cl != nil {
-					clusterRules = append(clusterRules, *cl)
-				}
-			}
-		}
+	grants, used, extras, more := bindGrants(in, accounts)
+	ps.Add(more...)
+	res.extras = extras
+	for _, sa := range slices.Sorted(maps.Keys(accounts)) {
+		nsRules, clusterRules, more := rulesOf(grants[sa], clusterCRDs)
+		ps.Add(more...)
 		if rules := dedupRules(nsRules); len(rules) > 0 {
 			res.permissions = append(res.permissions, v1alpha1.StrategyDeploymentPermissions{ServiceAccountName: sa, Rules: rules})
 		}
@@ -181,7 +99,6 @@ func sortPermissions(in *inputs, clusterCRDs map[string]bool) (permissionsResult
 			res.clusterPermissions = append(res.clusterPermissions, v1alpha1.StrategyDeploymentPermissions{ServiceAccountName: sa, Rules: rules})
 		}
 	}
-
 	for _, r := range append(append([]source{}, in.roles...), in.clusterRoles...) {
 		if !used[r.obj.GetKind()+"/"+r.obj.GetName()] {
 			res.extras = append(res.extras, r)
@@ -193,6 +110,102 @@ func sortPermissions(in *inputs, clusterCRDs map[string]bool) (permissionsResult
 		}
 	}
 	return res, ps
+}
+
+// grant is a role bound to one of the operator's service accounts.
+type grant struct {
+	role    source
+	cluster bool // through a ClusterRoleBinding
+}
+
+// bindGrants follows the bindings of the operator's service accounts to
+// their roles: the grants by service account, the roles used, and the
+// bindings of other subjects, which the bundle ships as they are.
+func bindGrants(in *inputs, accounts map[string]bool) (map[string][]grant, map[string]bool, []source, problem.List) {
+	var ps problem.List
+	var extras []source
+	roles := map[string]source{}
+	for _, r := range in.roles {
+		roles["Role/"+r.obj.GetName()] = r
+	}
+	for _, r := range in.clusterRoles {
+		roles["ClusterRole/"+r.obj.GetName()] = r
+	}
+	grants := map[string][]grant{}
+	used := map[string]bool{}
+	for _, b := range append(append([]source{}, in.roleBindings...), in.clusterRoleBindings...) {
+		var binding struct {
+			Subjects []rbacv1.Subject `json:"subjects"`
+			RoleRef  rbacv1.RoleRef   `json:"roleRef"`
+		}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(b.obj.Object, &binding); err != nil {
+			ps.Errorf(checkGenerate, b.file, "", "%s: %v", b.describe(), err)
+			continue
+		}
+		var mine, others []rbacv1.Subject
+		for _, s := range binding.Subjects {
+			if s.Kind == rbacv1.ServiceAccountKind && accounts[s.Name] {
+				mine = append(mine, s)
+			} else {
+				others = append(others, s)
+			}
+		}
+		if len(mine) == 0 {
+			extras = append(extras, b)
+			continue
+		}
+		if len(others) > 0 {
+			ps.Errorf(checkGenerate, b.file, "subjects", "%s binds the operator's service account and other subjects: split it, OLM creates the operator's bindings itself", b.describe())
+		}
+		key := binding.RoleRef.Kind + "/" + binding.RoleRef.Name
+		role, ok := roles[key]
+		if !ok {
+			ps.Errorf(checkGenerate, b.file, "roleRef", "%s refers to %s, which config/manifests does not define", b.describe(), key)
+			continue
+		}
+		used[key] = true
+		for _, s := range mine {
+			grants[s.Name] = append(grants[s.Name], grant{role: role, cluster: b.obj.GetKind() == "ClusterRoleBinding"})
+		}
+	}
+	return grants, used, extras, ps
+}
+
+// rulesOf sorts the rules of a service account's grants into namespaced
+// and cluster-wide ones.
+func rulesOf(gs []grant, clusterCRDs map[string]bool) (nsRules, clusterRules []rbacv1.PolicyRule, ps problem.List) {
+	sort.SliceStable(gs, func(i, j int) bool {
+		a, b := gs[i].role.obj, gs[j].role.obj
+		if a.GetKind() != b.GetKind() {
+			return a.GetKind() < b.GetKind()
+		}
+		return a.GetName() < b.GetName()
+	})
+	for _, g := range gs {
+		var role struct {
+			Rules []rbacv1.PolicyRule `json:"rules"`
+		}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(g.role.obj.Object, &role); err != nil {
+			ps.Errorf(checkGenerate, g.role.file, "rules", "%s: %v", g.role.describe(), err)
+			continue
+		}
+		for _, rule := range role.Rules {
+			if !g.cluster {
+				// A RoleBinding grants even a ClusterRole's rules in one
+				// namespace only.
+				nsRules = append(nsRules, rule)
+				continue
+			}
+			ns, cl := splitRule(rule, clusterCRDs)
+			if ns != nil {
+				nsRules = append(nsRules, *ns)
+			}
+			if cl != nil {
+				clusterRules = append(clusterRules, *cl)
+			}
+		}
+	}
+	return nsRules, clusterRules, ps
 }
 
 // splitRule divides a ClusterRole rule into the part that is namespaced and

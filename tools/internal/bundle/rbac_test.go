@@ -61,32 +61,3 @@ func TestSplitRule(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-func TestDockerfileLabelsRoundTrip(t *testing.T) {
-	as := bundleAnnotations("memcached-operator", []string{"candidate", "fast"}, "fast", "go.kubebuilder.io/v4", true)
-	labels := map[string]string{}
-	for _, ins := range parseDockerfile(dockerfile(as, "bundle", true)) {
-		if ins.cmd != "LABEL" {
-			continue
-		}
-		l, err := parseLabels(ins.args)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for k, v := range l {
-			labels[k] = v
-		}
-	}
-	if len(labels) != len(as) {
-		t.Errorf("%d labels for %d annotations", len(labels), len(as))
-	}
-	for _, a := range as {
-		if labels[a.key] != a.value {
-			t.Errorf("label %s=%q, annotation %q", a.key, labels[a.key], a.value)
-		}
-	}
-	got, err := parseLabels(`a="x y" b=z "c"="q\"r"`)
-	if err != nil || got["a"] != "x y" || got["b"] != "z" || got["c"] != `q"r` {
-		t.Errorf("parseLabels: %v, %v", got, err)
-	}
-}

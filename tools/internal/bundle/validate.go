@@ -10,18 +10,14 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
-	"strings"
 
 	apimanifests "github.com/operator-framework/api/pkg/manifests"
 	"github.com/operator-framework/api/pkg/operators/v1alpha1"
-	apivalidation "github.com/operator-framework/api/pkg/validation"
-	apierrors "github.com/operator-framework/api/pkg/validation/errors"
-	interfaces "github.com/operator-framework/api/pkg/validation/interfaces"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
+	"github.com/example-inc/memcached-operator/tools/internal/bundleformat"
+	"github.com/example-inc/memcached-operator/tools/internal/problem"
 	"github.com/example-inc/memcached-operator/tools/internal/scorecard"
 )
 
@@ -40,11 +36,39 @@ type ValidateOptions struct {
 	// Dockerfile is the bundle image's Dockerfile, whose labels must equal
 	// the annotations. Empty means <Dir>.Dockerfile beside Dir.
 	Dockerfile string
-	// K8sVersion is passed to the validators as k8s-version.
+	// K8sVersion is passed to the validators as k8s-version; empty means
+	// the newest of KubeVersions.
 	K8sVersion string
+	// KubeVersions are the Kubernetes versions the tests passed on (as in
+	// Options): the CSV's minKubeVersion must be one of them, none lower
+	// than the lowest. Without them only the agreement of minKubeVersion
+	// and com.redhat.openshift.versions is checked, where the bundle has
+	// the annotation (releases made before both were derived have not).
+	KubeVersions []string
+	// Platforms the operator image is built for (OS/ARCH, PLATFORMS): the
+	// CSV's operatorframework.io/arch.* and os.* labels must say so.
+	Platforms []string
 	// DisplayDir and DisplayDockerfile replace Dir and Dockerfile in
 	// messages (Generate validates a staging directory).
 	DisplayDir, DisplayDockerfile string
+}
+
+func (o ValidateOptions) withDefaults() ValidateOptions {
+	if o.Dockerfile == "" {
+		clean := filepath.Clean(o.Dir)
+		o.Dockerfile = filepath.Join(filepath.Dir(clean), filepath.Base(clean)+".Dockerfile")
+	}
+	o.K8sVersion = k8sVersion(o.K8sVersion, o.KubeVersions)
+	if len(o.Platforms) == 0 {
+		o.Platforms = Options{}.withDefaults().Platforms
+	}
+	if o.DisplayDir == "" {
+		o.DisplayDir = o.Dir
+	}
+	if o.DisplayDockerfile == "" {
+		o.DisplayDockerfile = o.Dockerfile
+	}
+	return o
 }
 
 // Report is the outcome of Validate.
@@ -60,7 +84,7 @@ type Report struct {
 	CompressedSize int64
 	// Checks lists what ran.
 	Checks   []string
-	Problems Problems
+	Problems problem.List
 }
 
 // Err returns an error listing every problem, or nil if there is none:
@@ -69,62 +93,76 @@ func (r *Report) Err() error {
 	return r.Problems.Err("invalid bundle " + r.CSVName)
 }
 
-// The optional validators of `operator-sdk bundle validate --select-optional
-// suite=operatorframework`, after the default ones.
-var validators = []struct {
-	name string
-	v    interfaces.Validator
-}{
-	{"csv", apivalidation.ClusterServiceVersionValidator},
-	{"crd", apivalidation.CustomResourceDefinitionValidator},
-	{"bundle", apivalidation.BundleValidator},
-	{"operatorhub/v2", apivalidation.OperatorHubV2Validator},
-	{"standardcapabilities", apivalidation.StandardCapabilitiesValidator},
-	{"standardcategories", apivalidation.StandardCategoriesValidator},
-	{"alpha-deprecated-apis", apivalidation.AlphaDeprecatedAPIsValidator},
-	{"good-practices", apivalidation.GoodPracticesValidator},
-}
-
 // manifestFile is one file of bundle/manifests.
 type manifestFile struct {
 	rel string // manifests/<name>
 	obj *unstructured.Unstructured
 }
 
-// Validate runs, against the bundle in opts.Dir: operator-framework/api's
-// default bundle validators and the operatorframework suite (operatorhub/v2,
-// capabilities, categories, deprecated APIs, good practices);
-// operator-registry's format and content checks; the checks of the six
-// default scorecard tests; OperatorHub's own requirements on the CSV;
-// annotations.yaml against the Dockerfile's labels; and the size. It
-// returns every problem found; the error is for a bundle it cannot read.
+// bundleCheck is one run of Validate: every check runs once and adds its
+// problems.
+type bundleCheck struct {
+	opts      ValidateOptions
+	r         *Report
+	ps        problem.List
+	manifests []manifestFile
+	files     findingFiles
+	// csv is the bundle's CSV, once runValidators read it.
+	csv *v1alpha1.ClusterServiceVersion
+}
+
+// Validate runs, once each, against the bundle in opts.Dir:
+// operator-registry's format and content checks; every validator of
+// `operator-sdk bundle validate --select-optional suite=operatorframework`
+// (operator-framework/api's csv, crd and bundle validators, operatorhub/v2,
+// standard capabilities and categories, deprecated APIs, good practices);
+// OLM's CSV schema; OperatorHub's and this project's own requirements on
+// the CSV; the alm-examples against their CRDs; the checks of the six
+// default scorecard tests; the offline part of the multiarch validator
+// (the CSV's platform labels); metadata/properties.yaml as OLM parses it;
+// annotations.yaml against the Dockerfile; and the size. It returns every
+// problem found; the error is for a bundle it cannot read.
 func Validate(ctx context.Context, opts ValidateOptions) (*Report, error) {
 	_ = ctx
-	if opts.Dockerfile == "" {
-		clean := filepath.Clean(opts.Dir)
-		opts.Dockerfile = filepath.Join(filepath.Dir(clean), filepath.Base(clean)+".Dockerfile")
-	}
-	if opts.K8sVersion == "" {
-		opts.K8sVersion = DefaultK8sVersion
-	}
-	if opts.DisplayDir == "" {
-		opts.DisplayDir = opts.Dir
-	}
-	if opts.DisplayDockerfile == "" {
-		opts.DisplayDockerfile = opts.Dockerfile
-	}
+	opts = opts.withDefaults()
 	if fi, err := os.Stat(opts.Dir); err != nil {
 		return nil, fmt.Errorf("reading the bundle: %w", err)
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("%s is not a directory", opts.Dir)
 	}
-	display := func(rel string) string { return filepath.Join(opts.DisplayDir, filepath.FromSlash(rel)) }
-	r := &Report{}
-	var ps Problems
+	v := &bundleCheck{opts: opts, r: &Report{}}
+	if err := v.readFiles(); err != nil {
+		return nil, fmt.Errorf("reading the bundle: %w", err)
+	}
+	for _, check := range []struct {
+		name string
+		run  func()
+	}{
+		{"manifests", v.checkKinds},
+		{"validators", v.runValidators},
+		{"scorecard", v.scorecard},
+		{"dockerfile", v.dockerfile},
+		{checkKubeVersions, v.kubeVersions},
+		{"properties", v.properties},
+		{"multiarch", v.platforms},
+	} {
+		check.run()
+		v.r.Checks = append(v.r.Checks, check.name)
+	}
+	v.ps.Sort()
+	v.r.Problems = v.ps
+	return v.r, nil
+}
 
-	// Size and the manifests, by file.
-	var manifests []manifestFile
-	err := filepath.WalkDir(opts.Dir, func(p string, d fs.DirEntry, err error) error {
+// display is the path of a bundle file in messages.
+func (v *bundleCheck) display(rel string) string {
+	return filepath.Join(v.opts.DisplayDir, filepath.FromSlash(rel))
+}
+
+// readFiles reads every file of the bundle for its size, and the
+// manifests.
+func (v *bundleCheck) readFiles() error {
+	err := filepath.WalkDir(v.opts.Dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
@@ -132,274 +170,150 @@ func Validate(ctx context.Context, opts ValidateOptions) (*Report, error) {
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(opts.Dir, p)
+		rel, _ := filepath.Rel(v.opts.Dir, p)
 		rel = filepath.ToSlash(rel)
-		r.Files++
-		r.Size += int64(len(data))
-		r.CompressedSize += gzipSize(data)
-		if path.Dir(rel) == manifestsDir {
+		v.r.Files++
+		v.r.Size += int64(len(data))
+		v.r.CompressedSize += gzipSize(data)
+		if path.Dir(rel) == bundleformat.ManifestsDir {
 			obj := &unstructured.Unstructured{}
 			if err := yaml.Unmarshal(data, &obj.Object); err != nil {
-				ps.errorf("manifests", display(rel), "", "not YAML: %v", err)
+				v.ps.Errorf("manifests", v.display(rel), "", "not YAML: %v", err)
 			} else {
-				manifests = append(manifests, manifestFile{rel: rel, obj: obj})
+				v.manifests = append(v.manifests, manifestFile{rel: rel, obj: obj})
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("reading the bundle: %w", err)
+		return err
 	}
-	r.Checks = append(r.Checks, "size")
-	if r.Size > sizeBudget {
-		ps.errorf("size", opts.DisplayDir, "", "%d bytes: over this project's budget of %d bytes (OLM unpacks a bundle into one ConfigMap, limited to %d bytes)", r.Size, sizeBudget, MaxBundleBytes)
+	if v.r.Size > sizeBudget {
+		v.ps.Errorf("size", v.opts.DisplayDir, "", "%d bytes: over this project's budget of %d bytes (OLM unpacks a bundle into one ConfigMap, limited to %d bytes)", v.r.Size, sizeBudget, MaxBundleBytes)
 	}
+	return nil
+}
 
-	csvFile := ""
-	fileOf := map[string]string{} // kind/name -> display path
-	for _, m := range manifests {
-		fileOf[m.obj.GetKind()+"/"+m.obj.GetName()] = display(m.rel)
+// checkKinds finds the CSV and CRD files and refuses kinds OperatorHub or
+// OLM refuse.
+func (v *bundleCheck) checkKinds() {
+	v.files = findingFiles{crds: map[string]string{}, annotations: v.display(bundleformat.AnnotationsFile)}
+	for _, m := range v.manifests {
 		switch m.obj.GetKind() {
 		case "ClusterServiceVersion":
-			csvFile = display(m.rel)
+			v.files.csv = v.display(m.rel)
+		case "CustomResourceDefinition":
+			v.files.crds[m.obj.GetName()] = v.display(m.rel)
 		case "NetworkPolicy":
-			ps.errorf("manifests", display(m.rel), "kind", "OperatorHub rejects bundles with a NetworkPolicy")
+			v.ps.Errorf("manifests", v.display(m.rel), "kind", "OperatorHub rejects bundles with a NetworkPolicy")
 		case "Namespace":
-			ps.errorf("manifests", display(m.rel), "kind", "OLM installs into the namespace the user chooses; a bundle has no Namespace")
+			v.ps.Errorf("manifests", v.display(m.rel), "kind", "OLM installs into the namespace the user chooses; a bundle has no Namespace")
 		}
 	}
+}
 
-	// operator-framework/api validators, run as operator-sdk bundle validate
-	// runs them.
-	b, err := apimanifests.GetBundleFromDir(opts.Dir)
+// runValidators loads the bundle as operator-sdk does and runs every
+// validator once, then this project's checks of the CSV and of its
+// examples.
+func (v *bundleCheck) runValidators() {
+	b, err := apimanifests.GetBundleFromDir(v.opts.Dir)
 	if err != nil || b == nil || b.CSV == nil {
 		msg := "no ClusterServiceVersion found"
 		if err != nil {
 			msg = err.Error()
 		}
-		ps.errorf("bundle", display(manifestsDir), "", "cannot load the bundle: %s", msg)
+		v.ps.Errorf("bundle", v.display(bundleformat.ManifestsDir), "", "cannot load the bundle: %s", msg)
 	} else {
-		r.CSVName, r.Package, r.Channels, r.DefaultChannel = b.CSV.GetName(), b.Package, b.Channels, b.DefaultChannel
+		v.r.CSVName, v.r.Package, v.r.Channels, v.r.DefaultChannel = b.CSV.GetName(), b.Package, b.Channels, b.DefaultChannel
 		objs := b.ObjectsToValidate()
 		for _, o := range b.Objects {
 			objs = append(objs, o)
 		}
-		objs = append(objs, map[string]string{"k8s-version": opts.K8sVersion})
-		for _, v := range validators {
-			r.Checks = append(r.Checks, v.name)
-			for _, res := range v.v.Validate(objs...) {
-				for _, e := range append(append([]apierrors.Error{}, res.Errors...), res.Warnings...) {
-					sev := SeverityError
-					if e.Level == apierrors.LevelWarn {
-						sev = SeverityWarning
-					}
-					file, field := csvFile, e.Field
-					if f, ok := fileOf["CustomResourceDefinition/"+res.Name]; ok && v.name == "crd" {
-						file = f
-					}
-					if strings.Contains(e.Detail, "channel(s)") {
-						// good-practices reads the channels from the metadata.
-						file, field = display(annotationsFile), "annotations."+labelChannels
-					}
-					msg := e.Detail
-					if msg == "" {
-						msg = e.Error()
-					}
-					// The file already says which CSV: drop the "(name) " prefix.
-					msg = strings.TrimPrefix(msg, "("+res.Name+") ")
-					if e.BadValue != nil && e.Field == "" && v.name != "bundle" {
-						if s := fmt.Sprint(e.BadValue); s != res.Name && s != "" && !strings.Contains(msg, s) {
-							msg = fmt.Sprintf("%s (%s)", msg, s)
-						}
-					}
-					ps.add(sev, v.name, file, field, "%s", msg)
-				}
-			}
-		}
+		objs = append(objs, map[string]string{"k8s-version": v.opts.K8sVersion})
+		v.ps.Add(runValidators(bundleValidators, objs, v.files)...)
 	}
-
-	// This project's and OperatorHub's requirements on the CSV.
-	if csvFile != "" {
-		r.Checks = append(r.Checks, "operatorhub")
-		ps = append(ps, checkCSVFile(manifests, csvFile, display)...)
-	}
-
-	// The scorecard's default tests.
-	r.Checks = append(r.Checks, "scorecard")
-	for _, f := range scorecard.Run(opts.Dir) {
-		ps.errorf("scorecard/"+f.Test, display(f.File), f.Field, "%s", f.Message)
-	}
-
-	// annotations.yaml against the Dockerfile.
-	r.Checks = append(r.Checks, "dockerfile")
-	ps = append(ps, checkDockerfile(opts, display)...)
-
-	r.Problems = ps.normalize()
-	return r, nil
-}
-
-// checkCSVFile makes OperatorHub's and this project's checks on the CSV:
-// the pipeline's required fields, the name, and that relatedImages lists
-// every image the Deployments run (and honestly says disconnected).
-func checkCSVFile(manifests []manifestFile, csvFile string, display func(string) string) Problems {
-	var ps Problems
-	const check = "operatorhub"
-	var csvSrc *source
-	for _, m := range manifests {
-		if m.obj.GetKind() == "ClusterServiceVersion" {
-			csvSrc = &source{obj: m.obj.DeepCopy(), file: csvFile}
-		}
-	}
-	if csvSrc == nil {
-		return ps
-	}
-	csv, more := parseCSV(*csvSrc, check)
-	ps = append(ps, more...)
-	if csv == nil {
-		return ps
-	}
-	ps = append(ps, hubChecks(csv, csvFile, check, true)...)
-	ps = append(ps, checkExamples(manifests, csv, csvFile, display)...)
-	if v := csv.Spec.Version.String(); v != "" && !strings.HasSuffix(csv.Name, ".v"+v) {
-		ps.errorf(check, csvFile, "metadata.name", "%q does not end in .v%s (spec.version)", csv.Name, v)
-	}
-
-	// Every image the Deployments run or name in RELATED_IMAGE_* is listed.
-	listed := map[string]bool{}
-	allDigests := true
-	for _, ri := range csv.Spec.RelatedImages {
-		listed[ri.Image] = true
-		if !isDigest(ri.Image) {
-			allDigests = false
-		}
-	}
-	for i, d := range csv.Spec.InstallStrategy.StrategySpec.DeploymentSpecs {
-		pod := d.Spec.Template.Spec
-		containers := append(append([]containerRef{}, refsOf("initContainers", pod.InitContainers)...), refsOf("containers", pod.Containers)...)
-		for _, c := range containers {
-			at := fmt.Sprintf("spec.install.spec.deployments[%d].spec.template.spec.%s", i, c.path)
-			if !listed[c.image] {
-				ps.errorf(check, csvFile, at, "%s is not in spec.relatedImages: mirroring for a disconnected cluster would miss it", c.image)
-			}
-		}
-	}
-	if csv.GetAnnotations()[annDisconnected] == "true" && !allDigests {
-		ps.errorf(check, csvFile, "metadata.annotations."+annDisconnected, `"true" needs every related image pinned by digest`)
-	}
-	if csv.Spec.Replaces != "" {
-		ps.errorf(check, csvFile, "spec.replaces", "set, but the catalog owns the upgrade edges: leave it out")
-	}
-	return ps
-}
-
-type containerRef struct{ path, image string }
-
-func refsOf(kind string, cs []corev1.Container) []containerRef {
-	var out []containerRef
-	for i, c := range cs {
-		out = append(out, containerRef{path: fmt.Sprintf("%s[%d].image", kind, i), image: c.Image})
-		for j, e := range c.Env {
-			if strings.HasPrefix(e.Name, relatedImagePrefix) && e.Value != "" {
-				out = append(out, containerRef{path: fmt.Sprintf("%s[%d].env[%d].value", kind, i, j), image: e.Value})
-			}
-		}
-	}
-	return out
-}
-
-// checkDockerfile compares metadata/annotations.yaml with the labels of the
-// Dockerfile and checks that it copies the bundle's directories where the
-// annotations say.
-func checkDockerfile(opts ValidateOptions, display func(string) string) Problems {
-	var ps Problems
-	const check = "dockerfile"
-	annFile := display(annotationsFile)
-	data, err := os.ReadFile(filepath.Join(opts.Dir, filepath.FromSlash(annotationsFile)))
-	if err != nil {
-		ps.errorf(check, annFile, "", "cannot read: %v", err)
-		return ps
-	}
-	var meta struct {
-		Annotations map[string]string `json:"annotations"`
-	}
-	if err := yaml.UnmarshalStrict(data, &meta); err != nil {
-		ps.errorf(check, annFile, "", "not a bundle annotations file: %v", err)
-		return ps
-	}
-	df, err := os.ReadFile(opts.Dockerfile)
-	if err != nil {
-		ps.errorf(check, opts.DisplayDockerfile, "", "cannot read the bundle's Dockerfile: %v", err)
-		return ps
-	}
-	labels := map[string]string{}
-	copies := map[string]string{} // destination -> source
-	from := ""
-	for _, ins := range parseDockerfile(df) {
-		switch ins.cmd {
-		case "FROM":
-			from = ins.args
-		case "LABEL":
-			l, err := parseLabels(ins.args)
-			if err != nil {
-				ps.errorf(check, opts.DisplayDockerfile, fmt.Sprintf("line %d", ins.line), "LABEL: %v", err)
-				continue
-			}
-			for k, v := range l {
-				labels[k] = v
-			}
-		case "COPY", "ADD":
-			fields := strings.Fields(ins.args)
-			if len(fields) == 2 {
-				copies[strings.TrimSuffix(fields[1], "/")+"/"] = fields[0]
-			}
-		}
-	}
-	if from != "scratch" {
-		ps.errorf(check, opts.DisplayDockerfile, "FROM", "%q: a bundle image is FROM scratch", from)
-	}
-	keys := map[string]bool{}
-	for k := range meta.Annotations {
-		keys[k] = true
-	}
-	for k := range labels {
-		if strings.HasPrefix(k, "operators.operatorframework.io.") {
-			keys[k] = true
-		}
-	}
-	sorted := make([]string, 0, len(keys))
-	for k := range keys {
-		sorted = append(sorted, k)
-	}
-	sort.Strings(sorted)
-	for _, k := range sorted {
-		a, inAnn := meta.Annotations[k]
-		l, inLabels := labels[k]
-		switch {
-		case !inLabels:
-			ps.errorf(check, opts.DisplayDockerfile, "LABEL "+k, "missing: %s sets it to %q", annFile, a)
-		case !inAnn:
-			ps.errorf(check, annFile, "annotations."+k, "missing: %s labels the image with %q", opts.DisplayDockerfile, l)
-		case a != l:
-			ps.errorf(check, opts.DisplayDockerfile, "LABEL "+k, "%q, but %s says %q", l, annFile, a)
-		}
-	}
-	for _, want := range []struct{ label, dir string }{
-		{labelManifests, manifestsDir},
-		{labelMetadata, metadataDir},
-		{labelTestConfig, testsDir},
-	} {
-		dest, ok := meta.Annotations[want.label]
-		if !ok {
+	for _, m := range v.manifests {
+		if m.obj.GetKind() != "ClusterServiceVersion" {
 			continue
 		}
-		src, copied := copies["/"+strings.TrimSuffix(dest, "/")+"/"]
-		if !copied {
-			ps.errorf(check, opts.DisplayDockerfile, "COPY", "nothing is copied to /%s, where %s says the %s are", dest, want.label, want.dir)
-		} else if !strings.HasSuffix(strings.TrimSuffix(src, "/"), want.dir) {
-			ps.errorf(check, opts.DisplayDockerfile, "COPY", "/%s is copied from %s, not from the bundle's %s", dest, src, want.dir)
+		v.ps.Add(checkSchema(m.obj.Object, v.files.csv)...)
+		csv, more := parseCSV(source{obj: m.obj.DeepCopy(), file: v.files.csv}, checkCSVName)
+		v.ps.Add(more...)
+		if csv != nil {
+			v.csv = csv
+			v.ps.Add(checkCSV(csv, m.obj.Object, v.files.csv)...)
+			v.ps.Add(v.checkExamples(csv)...)
 		}
 	}
-	return ps
+}
+
+// scorecard makes the checks of the default scorecard tests that no
+// validator above makes: operator-registry's format and content checks
+// (olm-bundle-validation's part beyond the default validators) and the
+// other five tests.
+func (v *bundleCheck) scorecard() {
+	for _, f := range append(scorecard.FormatAndContent(v.opts.Dir), scorecard.Examples(v.opts.Dir)...) {
+		v.ps.Errorf("scorecard/"+f.Test, v.display(f.File), f.Field, "%s", f.Message)
+	}
+}
+
+// dockerfile compares metadata/annotations.yaml with the Dockerfile.
+func (v *bundleCheck) dockerfile() {
+	annFile := v.display(bundleformat.AnnotationsFile)
+	annotations, err := bundleformat.ReadAnnotations(filepath.Join(v.opts.Dir, filepath.FromSlash(bundleformat.AnnotationsFile)))
+	if err != nil {
+		v.ps.Errorf("dockerfile", annFile, "", "%v", err)
+		return
+	}
+	data, err := os.ReadFile(v.opts.Dockerfile)
+	if err != nil {
+		v.ps.Errorf("dockerfile", v.opts.DisplayDockerfile, "", "cannot read the bundle's Dockerfile: %v", err)
+		return
+	}
+	// Where the COPY lines must copy from: the bundle as it will be, not
+	// the staging directory Generate validates.
+	contextDir, err := bundleformat.DockerfileContext(v.opts.DisplayDockerfile, v.opts.DisplayDir)
+	if err != nil {
+		v.ps.Errorf("dockerfile", v.opts.DisplayDockerfile, "COPY", "%v", err)
+		return
+	}
+	files := bundleformat.DockerfileFiles{Dockerfile: v.opts.DisplayDockerfile, Annotations: annFile}
+	v.ps.Add(bundleformat.CheckDockerfile(data, annotations, contextDir, files)...)
+}
+
+// kubeVersions checks the CSV's minKubeVersion against the versions the
+// tests passed on, and the OpenShift annotation against minKubeVersion.
+func (v *bundleCheck) kubeVersions() {
+	tested, ps := parseTested(v.opts.KubeVersions)
+	v.ps.Add(ps...)
+	annFile := v.display(bundleformat.AnnotationsFile)
+	annotations, err := bundleformat.ReadAnnotations(filepath.Join(v.opts.Dir, filepath.FromSlash(bundleformat.AnnotationsFile)))
+	if v.csv == nil || err != nil {
+		return // runValidators and dockerfile report an unreadable CSV or annotations
+	}
+	openShift, has := annotations[bundleformat.LabelOpenShiftVersions]
+	v.ps.Add(checkVersionClaims(versionClaims{
+		minKube: v.csv.Spec.MinKubeVersion, csvFile: v.files.csv,
+		openShift: openShift, hasOpenShift: has, annotationsFile: annFile,
+	}, tested)...)
+}
+
+// properties checks metadata/properties.yaml, when the bundle has one, as
+// OLM parses its values.
+func (v *bundleCheck) properties() {
+	file := filepath.Join(v.opts.Dir, filepath.FromSlash(bundleformat.PropertiesFile))
+	if _, err := os.Stat(file); os.IsNotExist(err) {
+		return
+	}
+	v.ps.Add(bundleformat.CheckPropertiesFile(file, v.display(bundleformat.PropertiesFile))...)
+}
+
+// platforms is the offline part of the multiarch validator: the CSV's
+// platform labels against the platforms the operator image is built for.
+func (v *bundleCheck) platforms() {
+	if v.csv != nil {
+		v.ps.Add(checkPlatformLabels(v.csv.GetLabels(), v.opts.Platforms, v.files.csv)...)
+	}
 }
 
 func gzipSize(data []byte) int64 {
@@ -412,13 +326,12 @@ func gzipSize(data []byte) int64 {
 
 // checkExamples validates every alm-example against the schema of its CRD
 // in the bundle, as the API server would on create.
-func checkExamples(manifests []manifestFile, csv *v1alpha1.ClusterServiceVersion, csvFile string, display func(string) string) Problems {
-	var ps Problems
-	const check = "alm-examples"
+func (v *bundleCheck) checkExamples(csv *v1alpha1.ClusterServiceVersion) problem.List {
+	var ps problem.List
 	var crds []source
-	for _, m := range manifests {
+	for _, m := range v.manifests {
 		if m.obj.GetKind() == "CustomResourceDefinition" {
-			crds = append(crds, source{obj: m.obj, file: display(m.rel)})
+			crds = append(crds, source{obj: m.obj, file: v.display(m.rel)})
 		}
 	}
 	versions, _, more := parseCRDs(crds)
@@ -427,12 +340,11 @@ func checkExamples(manifests []manifestFile, csv *v1alpha1.ClusterServiceVersion
 	ps = append(ps, more...)
 	var examples []map[string]any
 	if err := json.Unmarshal([]byte(csv.GetAnnotations()[annAlmExamples]), &examples); err != nil {
-		return ps // reported by hubChecks
+		return ps // the csv validator reports it
 	}
 	for i, ex := range examples {
-		found := checker.check(source{obj: &unstructured.Unstructured{Object: ex}, file: csvFile})
-		for _, p := range found {
-			p.Check = check
+		for _, p := range checker.check(source{obj: &unstructured.Unstructured{Object: ex}, file: v.files.csv}) {
+			p.Check = "alm-examples"
 			p.Field = fmt.Sprintf("metadata.annotations.alm-examples[%d].%s", i, p.Field)
 			ps = append(ps, p)
 		}

@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 // repo writes a repository with the given releases into a temp dir.
 func repo(t testing.TB, releases ...fixture.Release) (template, releasesDir string) {
 	t.Helper()
-	template, releasesDir, err := fixture.WriteRepo(t.TempDir(), "alpha", releases...)
+	template, releasesDir, err := fixture.WriteRepo(t.TempDir(), releases...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,23 +117,14 @@ func TestRenderGolden(t *testing.T) {
 	if strings.Join(res.Bundles, " ") != "memcached-operator.v0.1.0" {
 		t.Errorf("--max-version 0.1.0 rendered %v", res.Bundles)
 	}
-	// stable only has 0.2.0: cut away, so only alpha remains.
+	// stable only has 0.2.0: cut away, so only candidate-v0 remains, and
+	// the semver template makes it the default channel.
 	cfg, err := declcfg.LoadFS(ctx, os.DirFS(out))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Channels) != 1 || cfg.Channels[0].Name != "alpha" || len(cfg.Bundles) != 1 {
-		t.Errorf("--max-version 0.1.0: channels %+v, %d bundles", cfg.Channels, len(cfg.Bundles))
-	}
-
-	// A cut that leaves the default channel empty is refused clearly.
-	stableTemplate, stableReleases, err := fixture.WriteRepo(t.TempDir(), "stable", fixture.ThreeReleases()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = Render(ctx, RenderOptions{Template: stableTemplate, ReleasesDir: stableReleases, OutputDir: filepath.Join(t.TempDir(), "x"), MaxVersion: "0.1.1"})
-	if err == nil || !strings.Contains(err.Error(), `channel "stable" has no release at or below --max-version 0.1.1`) {
-		t.Errorf("cut below the default channel: err = %v", err)
+	if len(cfg.Channels) != 1 || cfg.Channels[0].Name != "candidate-v0" || len(cfg.Bundles) != 1 || cfg.Packages[0].DefaultChannel != "candidate-v0" {
+		t.Errorf("--max-version 0.1.0: channels %+v, %d bundles, package %+v", cfg.Channels, len(cfg.Bundles), cfg.Packages)
 	}
 }
 
@@ -165,7 +156,7 @@ func TestRenderedCatalogContent(t *testing.T) {
 	}
 
 	pkg := cfg.Packages[0]
-	if pkg.DefaultChannel != "alpha" || pkg.Icon == nil || pkg.Icon.MediaType != "image/svg+xml" || !bytes.HasPrefix(pkg.Icon.Data, []byte("<svg")) ||
+	if pkg.DefaultChannel != "stable-v0" || pkg.Icon == nil || pkg.Icon.MediaType != "image/svg+xml" || !bytes.HasPrefix(pkg.Icon.Data, []byte("<svg")) ||
 		!strings.HasPrefix(pkg.Description, "Memcached Operator runs") {
 		t.Errorf("olm.package = %+v", pkg)
 	}
@@ -182,17 +173,19 @@ func TestRenderedCatalogContent(t *testing.T) {
 			t.Errorf("bundle %s properties: %v", b.Name, types)
 		}
 	}
+	// The semver template's edges: the head of each minor version replaces
+	// the head of the one before and skips the rest of the channel.
 	entries := map[string]string{}
 	for _, c := range cfg.Channels {
 		for _, e := range c.Entries {
-			entries[c.Name+"/"+e.Name] = e.Replaces + "|" + e.SkipRange
+			entries[c.Name+"/"+e.Name] = e.Replaces + "|" + strings.Join(e.Skips, ",") + "|" + e.SkipRange
 		}
 	}
 	want := map[string]string{
-		"alpha/memcached-operator.v0.1.0":  "|",
-		"alpha/memcached-operator.v0.1.1":  "memcached-operator.v0.1.0|>=0.1.0 <0.1.1",
-		"alpha/memcached-operator.v0.2.0":  "memcached-operator.v0.1.1|>=0.1.0 <0.2.0",
-		"stable/memcached-operator.v0.2.0": "|",
+		"candidate-v0/memcached-operator.v0.1.0": "||",
+		"candidate-v0/memcached-operator.v0.1.1": "|memcached-operator.v0.1.0|",
+		"candidate-v0/memcached-operator.v0.2.0": "memcached-operator.v0.1.1|memcached-operator.v0.1.0|",
+		"stable-v0/memcached-operator.v0.2.0":    "||",
 	}
 	for k, v := range want {
 		if entries[k] != v {
@@ -218,15 +211,15 @@ func TestRenderFailureLeavesCatalogIntact(t *testing.T) {
 	}
 
 	// 0.2.0 makes a field required: unsafe for 0.1.x's resources.
-	bad := fixture.Release{Version: "0.2.0", Channels: []string{"alpha"}, Edits: []fixture.Edit{fixture.EditSpecSchema(func(spec map[string]any) {
+	bad := fixture.Release{Version: "0.2.0", Channels: []string{"candidate"}, Edits: []fixture.Edit{fixture.EditSpecSchema(func(spec map[string]any) {
 		spec["properties"].(map[string]any)["zone"] = map[string]any{"type": "string"}
 		spec["required"] = []any{"size", "zone"}
 	})}}
-	if _, _, err := fixture.WriteRepo(filepath.Dir(filepath.Dir(template)), "alpha", append(releases, bad)...); err != nil {
+	if _, _, err := fixture.WriteRepo(filepath.Dir(filepath.Dir(template)), append(releases, bad)...); err != nil {
 		t.Fatal(err)
 	}
 	_, err = Render(ctx, RenderOptions{Template: template, ReleasesDir: releasesDir})
-	if err == nil || !strings.Contains(err.Error(), "spec.zone") || !strings.Contains(err.Error(), "memcached-operator.v0.2.0") {
+	if err == nil || !strings.Contains(err.Error(), "new required fields: [zone]") || !strings.Contains(err.Error(), "memcached-operator.v0.2.0") {
 		t.Fatalf("render with an unsafe CRD change: err = %v", err)
 	}
 	after, err := os.ReadFile(filepath.Join(res.PackageDir, CatalogFile))
@@ -245,7 +238,7 @@ func TestRenderFailureLeavesCatalogIntact(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = Render(ctx, RenderOptions{Template: template, ReleasesDir: releasesDir})
-	if err == nil || !strings.Contains(err.Error(), "release 0.1.1") {
+	if err == nil || !strings.Contains(err.Error(), "releases[1].version: no released bundle directory") {
 		t.Errorf("render with a missing release: err = %v", err)
 	}
 }
@@ -263,81 +256,73 @@ func TestRenderRefusesToOverwritePublishedCatalog(t *testing.T) {
 }
 
 func TestTemplateValidation(t *testing.T) {
-	_, err := ParseTemplate([]byte(`schema: olm.semver
-package: Memcached_Operator
-defaultChannel: beta
-releases:
-- version: 0.1
-  image: ""
-  channels: []
-- version: 0.2.0
-  image: quay.io/x/y:v0.2.0
-  channels: [alpha, alpha]
-- version: 0.2.0+build.1
-  image: quay.io/x/y:v0.2.0
-  channels: [alpha]
-`))
-	if err == nil {
-		t.Fatal("invalid template accepted")
-	}
-	for _, want := range []string{"schema", "package", "releases[0].version", "releases[0].image", "releases[0].channels", "releases[1].channels[1]", "releases[2].version", `"beta" is not a channel`} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("template error does not mention %s:\n%v", want, err)
+	idx := &releaseIndex{path: "releases/index.yaml", Releases: []indexEntry{{Version: "0.1.0", Image: "quay.io/x/y:v0.1.0"}}}
+	_, problems := parseTemplate("catalog/template.yaml", []byte(`schema: olm.basic
+candidate:
+  bundles:
+  - image: quay.io/x/y:v0.1.0
+  - image: quay.io/x/y:v0.1.0
+  - image: quay.io/x/y:v0.9.0
+stable:
+  bundles:
+  - image: ""
+`), idx)
+	err := problems.Err("template")
+	for _, want := range []string{
+		`catalog/template.yaml: schema: is "olm.basic", want "olm.semver"`,
+		"catalog/template.yaml: candidate.bundles[1].image: quay.io/x/y:v0.1.0 is listed twice",
+		"catalog/template.yaml: candidate.bundles[2].image: quay.io/x/y:v0.9.0 is not a release: releases/index.yaml lists no such image",
+		"catalog/template.yaml: stable.bundles[0].image: must be set",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("template error does not say %q:\n%v", want, err)
 		}
 	}
-	if _, err := ParseTemplate([]byte("schema: memcached-operator.catalog-template\npackage: p\ndefaultChannel: a\nreleases: []\nchannelz: []\n")); err == nil || !strings.Contains(err.Error(), "channelz") {
-		t.Errorf("unknown field accepted: %v", err)
+	if _, p := parseTemplate("t.yaml", []byte("schema: olm.semver\nchannelz: []\n"), nil); !strings.Contains(p.Err("t").Error(), "channelz") {
+		t.Errorf("unknown field accepted: %v", p.Err("t"))
 	}
 }
 
-func TestSetReleaseKeepsCommentsAndOrder(t *testing.T) {
+func TestAddToTemplateKeepsComments(t *testing.T) {
 	in := []byte(`# Hand-written header.
-schema: memcached-operator.catalog-template
-package: memcached-operator
-defaultChannel: alpha
-releases:
-  # The first release.
-  - version: 0.1.0
-    image: quay.io/x/b:v0.1.0
-    channels: [alpha]
-  - version: 0.3.0
-    image: quay.io/x/b:v0.3.0
-    channels: [alpha]
+schema: olm.semver
+generateMajorChannels: true
+generateMinorChannels: false
+candidate:
+  bundles:
+    # The first release.
+    - image: quay.io/x/b:v0.1.0
+stable:
+  bundles: []
 `)
-	out, changed, err := setRelease(in, "memcached-operator", TemplateRelease{Version: "0.2.0", Image: "quay.io/x/b:v0.2.0", Channels: []string{"alpha", "stable"}}, "", false)
+	out, changed, err := addToTemplate(in, "quay.io/x/b:v0.2.0", []string{"candidate", "stable"})
 	if err != nil || !changed {
-		t.Fatalf("setRelease: changed=%v err=%v", changed, err)
+		t.Fatalf("addToTemplate: changed=%v err=%v", changed, err)
 	}
 	want := `# Hand-written header.
-schema: memcached-operator.catalog-template
-package: memcached-operator
-defaultChannel: alpha
-releases:
-  # The first release.
-  - version: 0.1.0
-    image: quay.io/x/b:v0.1.0
-    channels: [alpha]
-  - version: 0.2.0
-    image: quay.io/x/b:v0.2.0
-    channels: [alpha, stable]
-  - version: 0.3.0
-    image: quay.io/x/b:v0.3.0
-    channels: [alpha]
+schema: olm.semver
+generateMajorChannels: true
+generateMinorChannels: false
+candidate:
+  bundles:
+    # The first release.
+    - image: quay.io/x/b:v0.1.0
+    - image: quay.io/x/b:v0.2.0
+stable:
+  bundles:
+    - image: quay.io/x/b:v0.2.0
 `
 	if string(out) != want {
-		t.Errorf("setRelease:\n%s\nwant:\n%s", out, want)
+		t.Errorf("addToTemplate:\n%s\nwant:\n%s", out, want)
 	}
-	// The same release again: no change, byte for byte.
-	again, changed, err := setRelease(out, "memcached-operator", TemplateRelease{Version: "0.2.0", Image: "quay.io/x/b:v0.2.0", Channels: []string{"alpha", "stable"}}, "", false)
+	// The same image again: no change, byte for byte.
+	again, changed, err := addToTemplate(out, "quay.io/x/b:v0.2.0", []string{"candidate", "stable"})
 	if err != nil || changed || !bytes.Equal(again, out) {
 		t.Errorf("same release again: changed=%v err=%v", changed, err)
 	}
-	// Another image for a released version needs replace (--force).
-	if _, _, err := setRelease(out, "memcached-operator", TemplateRelease{Version: "0.2.0", Image: "quay.io/x/b:v0.2.0-fix", Channels: []string{"alpha"}}, "", false); err == nil || !strings.Contains(err.Error(), "--force") {
-		t.Errorf("changing a release without force: err = %v", err)
-	}
-	forced, changed, err := setRelease(out, "memcached-operator", TemplateRelease{Version: "0.2.0", Image: "quay.io/x/b:v0.2.0-fix", Channels: []string{"alpha"}}, "stable", true)
-	if err != nil || !changed || !strings.Contains(string(forced), "image: quay.io/x/b:v0.2.0-fix") || !strings.Contains(string(forced), "defaultChannel: stable") {
-		t.Errorf("forced change: changed=%v err=%v\n%s", changed, err, forced)
+	// A new template starts from the header.
+	fresh, _, err := addToTemplate(nil, "quay.io/x/b:v0.1.0", []string{"candidate"})
+	if err != nil || !strings.HasPrefix(string(fresh), "# The catalog template") || !strings.Contains(string(fresh), "candidate:\n  bundles:\n    - image: quay.io/x/b:v0.1.0\n") {
+		t.Errorf("new template:\n%s\n%v", fresh, err)
 	}
 }

@@ -8,12 +8,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
-	"github.com/blang/semver/v4"
+	"github.com/operator-framework/operator-registry/alpha/declcfg"
 
 	"github.com/example-inc/memcached-operator/tools/internal/atomicdir"
+	"github.com/example-inc/memcached-operator/tools/internal/problem"
 )
 
 // ReleaseOptions describe a release: a bundle directory published as a
@@ -25,16 +27,20 @@ type ReleaseOptions struct {
 	BundleDir string
 	// Image is the bundle image the published catalog references.
 	Image string
-	// Channels to publish the release in; empty means the bundle's
+	// Channels are the semver template archetypes to list the release in
+	// (candidate, fast, stable); empty means the bundle's
 	// operators.operatorframework.io.bundle.channels.v1 annotation.
 	Channels []string
-	// DefaultChannel, when set, becomes the package's default channel. A new
-	// template otherwise takes the bundle's default-channel annotation, or
-	// the first channel.
+	// DefaultChannel, when set, must be the default channel the semver
+	// template computes (the newest channel of the most stable archetype):
+	// the template has no field to choose it.
 	DefaultChannel string
-	// Force replaces a release of the same version whose content, image or
-	// channels differ. Without it a released version is immutable.
+	// Force replaces a release of the same version whose content or image
+	// differ. Without it a released version is immutable.
 	Force bool
+	// DryRun stages, renders and validates everything and then writes
+	// nothing: the check of a bundle before it is released.
+	DryRun bool
 	// Template and ReleasesDir as in RenderOptions.
 	Template    string
 	ReleasesDir string
@@ -45,7 +51,8 @@ type ReleaseResult struct {
 	// ReleaseDir is releases/<version>.
 	ReleaseDir string
 	// ReleaseChanged, TemplateChanged and CatalogChanged are false for what
-	// already was as released (re-running a release is a no-op).
+	// already was as released (re-running a release is a no-op). With DryRun
+	// they say what a release would change.
 	ReleaseChanged  bool
 	TemplateChanged bool
 	CatalogChanged  bool
@@ -55,11 +62,42 @@ type ReleaseResult struct {
 
 // Release copies the bundle directory to ReleasesDir/<version> (the
 // released content, kept in the repository because the published bundle
-// image cannot be pulled everywhere), adds the version to the template,
-// renders and validates the catalog, and only then commits all three at
-// once: on any error nothing changes. Releasing the same content again is a
-// no-op; different content for a released version needs Force.
+// image cannot be pulled everywhere), records its image in the release
+// index, lists it in the template's archetypes, renders and validates the
+// catalog, and only then commits everything at once: on any error nothing
+// changes. Releasing the same content again is a no-op; different content
+// or another image for a released version needs Force.
 func Release(ctx context.Context, opts ReleaseOptions) (*ReleaseResult, error) {
+	s, err := newReleaseStage(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("release: %w", err)
+	}
+	res, err := s.run(ctx)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("release %s: %w", s.version, err), atomicdir.Discard(s.items...))
+	}
+	if opts.DryRun {
+		return res, atomicdir.Discard(s.items...)
+	}
+	if err := atomicdir.CommitAll(s.items...); err != nil {
+		return nil, fmt.Errorf("release %s: %w", s.version, err)
+	}
+	return res, nil
+}
+
+// releaseStage is a release being staged.
+type releaseStage struct {
+	opts     ReleaseOptions
+	version  string // normalized: no "v", no build metadata
+	channels []string
+	bundle   *declcfg.Bundle
+	items    []atomicdir.Item // staged, to commit or discard
+}
+
+// newReleaseStage checks the options and the bundle before anything is
+// written: the version, the archetypes, and the bundle's properties as OLM
+// parses them.
+func newReleaseStage(ctx context.Context, opts ReleaseOptions) (*releaseStage, error) {
 	if opts.Template == "" {
 		opts.Template = DefaultTemplate
 	}
@@ -67,134 +105,202 @@ func Release(ctx context.Context, opts ReleaseOptions) (*ReleaseResult, error) {
 		opts.ReleasesDir = DefaultReleasesDir
 	}
 	if opts.Image == "" {
-		return nil, errors.New("release: the bundle image (--image) must be set")
+		return nil, errors.New("the bundle image (--image) must be set")
 	}
-	v, err := semver.Parse(strings.TrimPrefix(opts.Version, "v"))
+	v, err := versionOf(strings.TrimPrefix(opts.Version, "v"))
 	if err != nil {
-		return nil, fmt.Errorf("release: version %q is not semver: %w", opts.Version, err)
+		return nil, fmt.Errorf("--version %q is not semver: %w", opts.Version, err)
 	}
-	version := v.String()
-	bc, err := loadBundleDir(opts.BundleDir)
-	if err != nil {
-		return nil, fmt.Errorf("release: %w", err)
+	s := &releaseStage{opts: opts, version: v.String()}
+	if s.bundle, err = renderBundleDir(opts.BundleDir, ""); err != nil {
+		return nil, err
 	}
-	if bc.version.String() != version {
-		return nil, fmt.Errorf("release: the bundle in %s is version %s (CSV %s spec.version), not %s: regenerate the bundle for %s first",
-			opts.BundleDir, bc.version, bc.name, version, version)
+	if got, _ := bundleVersion(s.bundle); got != s.version {
+		return nil, fmt.Errorf("the bundle in %s is version %s (CSV %s spec.version), not %s: regenerate the bundle for %s first",
+			opts.BundleDir, got, s.bundle.Name, s.version, s.version)
 	}
+	if s.channels, err = s.archetypes(); err != nil {
+		return nil, err
+	}
+	props := checkBundleProperties(&declcfg.DeclarativeConfig{Bundles: []declcfg.Bundle{*s.bundle}})
+	for i := range props {
+		props[i].File = filepath.Join(opts.BundleDir, "metadata", "properties.yaml")
+	}
+	return s, props.Err(fmt.Sprintf("the bundle in %s cannot be released", opts.BundleDir))
+}
 
-	tmplData, err := os.ReadFile(opts.Template)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("release: %w", err)
-	}
-	pkg := bc.pkg
-	defaultChannel := opts.DefaultChannel
-	if len(tmplData) > 0 {
-		t, err := ParseTemplate(tmplData)
+// archetypes are the semver template archetypes the release goes to.
+func (s *releaseStage) archetypes() ([]string, error) {
+	channels := s.opts.Channels
+	if len(channels) == 0 {
+		labels, err := bundleLabels(s.opts.BundleDir)
 		if err != nil {
-			return nil, fmt.Errorf("release: catalog template %s: %w", opts.Template, err)
+			return nil, err
 		}
-		if t.Package != bc.pkg {
-			return nil, fmt.Errorf("release: the bundle in %s is of package %q, the catalog template %s of package %q", opts.BundleDir, bc.pkg, opts.Template, t.Package)
-		}
+		channels = strings.Split(labels["operators.operatorframework.io.bundle.channels.v1"], ",")
 	}
-	channels := opts.Channels
-	if len(channels) == 0 {
-		channels = bc.channels
-	}
-	if len(channels) == 0 {
-		return nil, fmt.Errorf("release: no channel: pass --channels or set operators.operatorframework.io.bundle.channels.v1 in %s/metadata/annotations.yaml", opts.BundleDir)
-	}
-	if len(tmplData) == 0 && defaultChannel == "" {
-		defaultChannel = bc.defaultChannel
-		if defaultChannel == "" {
-			defaultChannel = channels[0]
+	var problems problem.List
+	for _, c := range channels {
+		if !slices.Contains(Archetypes, c) {
+			problems.Addf(problem.Problem{Field: "--channels"}, "%q is not an archetype of the semver template (%s): it generates the channels from them", c, strings.Join(Archetypes, ", "))
 		}
 	}
+	return channels, problems.Err("invalid channels")
+}
 
-	newTmpl, tmplChanged, err := setRelease(tmplData, pkg, TemplateRelease{Version: version, Image: opts.Image, Channels: channels}, defaultChannel, opts.Force)
+func (s *releaseStage) run(ctx context.Context) (*ReleaseResult, error) {
+	idx, err := loadIndex(s.opts.ReleasesDir)
 	if err != nil {
-		return nil, fmt.Errorf("release: %w", err)
+		return nil, err
 	}
-	t, err := ParseTemplate(newTmpl)
+	oldImage, err := s.checkImage(idx)
 	if err != nil {
-		return nil, fmt.Errorf("release: updated catalog template: %w", err)
+		return nil, err
 	}
+	res := &ReleaseResult{ReleaseDir: filepath.Join(s.opts.ReleasesDir, s.version)}
+	releaseDir, err := s.stageBundleDir(res)
+	if err != nil {
+		return nil, err
+	}
+	newIdx, indexData, err := idx.with(indexEntry{Version: s.version, Image: s.opts.Image})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.stageFile(idx.path, indexData); err != nil {
+		return nil, err
+	}
+	tmplData, err := s.stageTemplate(res, oldImage)
+	if err != nil {
+		return nil, err
+	}
+	return res, s.stageCatalog(ctx, res, newIdx, tmplData, releaseDir)
+}
 
-	res := &ReleaseResult{ReleaseDir: filepath.Join(opts.ReleasesDir, version), TemplateChanged: tmplChanged}
-	var items []atomicdir.Item
-	fail := func(err error) (*ReleaseResult, error) {
-		return nil, errors.Join(err, atomicdir.Discard(items...))
-	}
-
-	// The released bundle directory.
-	src, err := readTree(opts.BundleDir)
+// stageBundleDir stages the copy of the bundle directory, unless the
+// release holds the same content; it returns the directory to render from.
+func (s *releaseStage) stageBundleDir(res *ReleaseResult) (string, error) {
+	src, err := readTree(s.opts.BundleDir)
 	if err != nil {
-		return nil, fmt.Errorf("release: %w", err)
+		return "", err
 	}
-	releaseDir := res.ReleaseDir
 	old, err := readTree(res.ReleaseDir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		res.ReleaseChanged = true
 	case err != nil:
-		return nil, fmt.Errorf("release: %w", err)
+		return "", err
 	default:
-		if diff := diffTrees(old, src); len(diff) > 0 {
-			if !opts.Force {
-				return nil, fmt.Errorf("release: %s already holds a different release %s (%s); a released version is immutable: release a new version, or pass --force to replace it",
-					res.ReleaseDir, version, strings.Join(diff, ", "))
-			}
-			res.ReleaseChanged = true
+		diff := diffTrees(old, src)
+		if len(diff) == 0 {
+			return res.ReleaseDir, nil
+		}
+		if !s.opts.Force {
+			return "", fmt.Errorf("%s already holds a different release %s (%s); a released version is immutable: release a new version, or pass --force to replace it",
+				res.ReleaseDir, s.version, strings.Join(diff, ", "))
 		}
 	}
-	if res.ReleaseChanged {
-		dir, err := atomicdir.StageDir(res.ReleaseDir)
-		if err != nil {
-			return nil, fmt.Errorf("release: %w", err)
-		}
-		items = append(items, dir)
-		if err := writeTree(dir.Path(), src); err != nil {
-			return fail(fmt.Errorf("release: copy %s: %w", opts.BundleDir, err))
-		}
-		releaseDir = dir.Path()
+	res.ReleaseChanged = true
+	dir, err := atomicdir.StageDir(res.ReleaseDir)
+	if err != nil {
+		return "", err
 	}
-	if tmplChanged {
-		f, err := atomicdir.StageFile(opts.Template, newTmpl, 0o644)
-		if err != nil {
-			return fail(fmt.Errorf("release: %w", err))
-		}
-		items = append(items, f)
+	s.items = append(s.items, dir)
+	if err := writeTree(dir.Path(), src); err != nil {
+		return "", fmt.Errorf("copy %s: %w", s.opts.BundleDir, err)
 	}
+	return dir.Path(), nil
+}
 
-	renderOpts := RenderOptions{Template: opts.Template, ReleasesDir: opts.ReleasesDir}
-	if err := renderOpts.defaults(); err != nil {
-		return fail(err)
+// checkImage refuses the image of another release (the index maps each
+// image to one release, and the catalog names bundles by image), and
+// another image for a released version without Force; it returns the
+// image it replaces.
+func (s *releaseStage) checkImage(idx *releaseIndex) (string, error) {
+	v, _ := versionOf(s.version)
+	if o := idx.byImage(s.opts.Image); o != nil {
+		if ov, err := versionOf(o.Version); err != nil || !ov.Equals(v) {
+			return "", fmt.Errorf("--image %s is already the image of release %s (%s): each release is published as its own bundle image", s.opts.Image, o.Version, idx.path)
+		}
 	}
-	r, err := renderTemplate(t, func(rel TemplateRelease) string {
-		if rv, err := semver.Parse(rel.Version); err == nil && rv.Compare(v) == 0 {
+	e := idx.byVersion(v)
+	if e == nil || e.Image == s.opts.Image {
+		return "", nil
+	}
+	if !s.opts.Force {
+		return "", fmt.Errorf("version %s is already released as %s (%s); releasing it as %s needs --force", s.version, e.Image, idx.path, s.opts.Image)
+	}
+	return e.Image, nil
+}
+
+func (s *releaseStage) stageFile(path string, data []byte) error {
+	if cur, err := os.ReadFile(path); err == nil && bytes.Equal(cur, data) {
+		return nil
+	}
+	f, err := atomicdir.StageFile(path, data, 0o644)
+	if err != nil {
+		return err
+	}
+	s.items = append(s.items, f)
+	return nil
+}
+
+// stageTemplate lists the image in the template's archetypes (in place of
+// oldImage, when Force replaces it) and returns the new template.
+func (s *releaseStage) stageTemplate(res *ReleaseResult, oldImage string) ([]byte, error) {
+	data, err := os.ReadFile(s.opts.Template)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if oldImage != "" {
+		data = bytes.ReplaceAll(data, []byte(oldImage), []byte(s.opts.Image))
+	}
+	out, changed, err := addToTemplate(data, s.opts.Image, s.channels)
+	if err != nil {
+		return nil, err
+	}
+	res.TemplateChanged = changed || oldImage != ""
+	if res.TemplateChanged {
+		return out, s.stageFile(s.opts.Template, out)
+	}
+	return out, nil
+}
+
+// stageCatalog renders the catalog from the staged template, index and
+// release directory, validates it, and stages it.
+func (s *releaseStage) stageCatalog(ctx context.Context, res *ReleaseResult, idx *releaseIndex, tmplData []byte, releaseDir string) error {
+	src, err := loadSources(s.opts.Template, s.opts.ReleasesDir, tmplData, idx)
+	if err != nil {
+		return err
+	}
+	releasesDir := src.dirOf
+	src.dirOf = func(v string) string {
+		if v == s.version {
 			return releaseDir
 		}
-		return filepath.Join(opts.ReleasesDir, rel.Version)
-	}, renderOpts)
+		return releasesDir(v)
+	}
+	renderOpts := RenderOptions{Template: s.opts.Template, ReleasesDir: s.opts.ReleasesDir}
+	if err := renderOpts.defaults(); err != nil {
+		return err
+	}
+	r, err := renderCatalog(ctx, src, renderOpts)
 	if err != nil {
-		return fail(fmt.Errorf("release %s: %w", version, err))
+		return err
 	}
-	rr, catalogItems, err := stageCatalog(ctx, r, renderOpts)
+	if d := r.cfg.Packages[0].DefaultChannel; s.opts.DefaultChannel != "" && s.opts.DefaultChannel != d {
+		return fmt.Errorf("--default-channel %s: the semver template makes %s the default channel (the newest channel of the most stable archetype) and has no field to choose another", s.opts.DefaultChannel, d)
+	}
+	rr, items, err := stageCatalog(ctx, r, renderOpts)
 	if err != nil {
-		return fail(fmt.Errorf("release %s: %w", version, err))
+		return err
 	}
-	items = append(items, catalogItems...)
-	res.CatalogChanged = rr.Changed
-	res.Bundles = rr.Bundles
-	if err := atomicdir.CommitAll(items...); err != nil {
-		return nil, fmt.Errorf("release %s: %w", version, err)
-	}
-	return res, nil
+	s.items = append(s.items, items...)
+	res.CatalogChanged, res.Bundles = rr.Changed, rr.Bundles
+	return nil
 }
 
 // readTree reads every regular file under root, by slash-separated relative
-// path. Anything but directories and regular files is an error.
+// path, but atomicdir's marker. Anything but directories and regular files
+// is an error.
 func readTree(root string) (map[string][]byte, error) {
 	if _, err := os.Stat(root); err != nil {
 		return nil, err
@@ -214,6 +320,9 @@ func readTree(root string) (map[string][]byte, error) {
 		if err != nil {
 			return err
 		}
+		if rel == atomicdir.Marker {
+			return nil // says the tools generated the directory: not content
+		}
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return err
@@ -222,19 +331,6 @@ func readTree(root string) (map[string][]byte, error) {
 		return nil
 	})
 	return files, err
-}
-
-func writeTree(root string, files map[string][]byte) error {
-	for rel, data := range files {
-		path := filepath.Join(root, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(path, data, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // diffTrees lists what differs from old to cur: "+path" added, "-path"
@@ -257,4 +353,32 @@ func diffTrees(old, cur map[string][]byte) []string {
 	}
 	sort.Slice(diff, func(i, j int) bool { return diff[i][1:] < diff[j][1:] })
 	return diff
+}
+
+// ValidateBundle checks bundleDir as the next release of the catalog, in
+// every archetype, and writes nothing: a dry-run Release under the bundle's
+// own CSV version, with the image the index records for it or a placeholder.
+// A released version must hold the same content (released versions are
+// immutable); a new one must pass every check of the catalog it would make,
+// CRD upgrade safety against every older release included.
+func ValidateBundle(ctx context.Context, bundleDir, template, releasesDir string) error {
+	b, err := renderBundleDir(bundleDir, "")
+	if err != nil {
+		return err
+	}
+	version, err := bundleVersion(b)
+	if err != nil {
+		return err
+	}
+	opts := ReleaseOptions{Version: version, BundleDir: bundleDir, Channels: Archetypes, DryRun: true, Template: template, ReleasesDir: releasesDir,
+		Image: fmt.Sprintf("unreleased.invalid/%s-bundle:v%s", b.Package, version)}
+	idx, err := loadIndex(releasesDir)
+	if err != nil {
+		return err
+	}
+	if v, err := versionOf(version); err == nil && idx.byVersion(v) != nil {
+		opts.Image = idx.byVersion(v).Image
+	}
+	_, err = Release(ctx, opts)
+	return err
 }

@@ -62,7 +62,8 @@ func TestRelease(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The first release starts the template; channels come from the bundle.
+	// The first release starts the template and the index; the archetype
+	// comes from the bundle's channels annotation (candidate).
 	res, err := Release(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +75,7 @@ func TestRelease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tmpl.DefaultChannel != "alpha" || len(tmpl.Releases) != 1 || tmpl.Releases[0].Image != opts.Image || strings.Join(tmpl.Releases[0].Channels, ",") != "alpha" {
+	if len(tmpl.Releases) != 1 || tmpl.Releases[0].Image != opts.Image || strings.Join(tmpl.Releases[0].Channels, ",") != "candidate" {
 		t.Errorf("template after the first release: %+v", tmpl)
 	}
 	if src, _ := readTree(bundle); diffTrees(src, mustReadTree(t, filepath.Join(opts.ReleasesDir, "0.1.0"))) != nil {
@@ -140,15 +141,38 @@ func TestRelease(t *testing.T) {
 		t.Error("a failed release changed files")
 	}
 
-	// A good 0.2.0 in alpha and stable, stable becoming the default.
+	// A good 0.2.0 in candidate and stable: stable-v0 becomes the default
+	// channel, as the semver template computes it.
 	if err := os.RemoveAll(bundle); err != nil {
 		t.Fatal(err)
 	}
 	if err := fixture.WriteBundle(bundle, "0.2.0"); err != nil {
 		t.Fatal(err)
 	}
-	v2.Channels = []string{"alpha", "stable"}
-	v2.DefaultChannel = "stable"
+	v2.Channels = []string{"candidate", "stable"}
+	v2.DefaultChannel = "candidate-v0"
+	if _, err := Release(ctx, v2); err == nil || !strings.Contains(err.Error(), "makes stable-v0 the default channel") {
+		t.Errorf("a default channel the template does not compute: err = %v", err)
+	}
+	v2.DefaultChannel = "stable-v0"
+	// 0.2.0 published under 0.1.0's image: refused, nothing written, even
+	// with --force (the index and the catalog name one release per image).
+	for _, force := range []bool{false, true} {
+		same := v2
+		same.Image, same.Force = fixture.Image("0.1.0"), force
+		if _, err := Release(ctx, same); err == nil || !strings.Contains(err.Error(), "already the image of release 0.1.0") {
+			t.Errorf("0.2.0 as 0.1.0's image (force %v): err = %v", force, err)
+		}
+		if !sameSnapshot(before, snapshot(t, root)) {
+			t.Errorf("a release refused for its image changed files (force %v)", force)
+		}
+	}
+	// A dry run checks and writes nothing.
+	dry := v2
+	dry.DryRun = true
+	if res, err := Release(ctx, dry); err != nil || !res.ReleaseChanged || !sameSnapshot(before, snapshot(t, root)) {
+		t.Errorf("dry run: %+v, %v; files changed: %v", res, err, !sameSnapshot(before, snapshot(t, root)))
+	}
 	res, err = Release(ctx, v2)
 	if err != nil {
 		t.Fatal(err)
@@ -160,11 +184,18 @@ func TestRelease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tmpl.DefaultChannel != "stable" || len(tmpl.Releases) != 2 {
+	if len(tmpl.Releases) != 2 || strings.Join(tmpl.Releases[1].Channels, ",") != "candidate,stable" {
 		t.Errorf("template after 0.2.0: %+v", tmpl)
 	}
 	if _, err := Render(ctx, RenderOptions{Template: opts.Template, ReleasesDir: opts.ReleasesDir, Check: true}); err != nil {
 		t.Errorf("catalog after release is not a fresh render: %v", err)
+	}
+
+	// Another archetype than candidate, fast and stable is refused.
+	bad := v2
+	bad.Channels = []string{"alpha"}
+	if _, err := Release(ctx, bad); err == nil || !strings.Contains(err.Error(), `--channels: "alpha" is not an archetype`) {
+		t.Errorf("release into alpha: err = %v", err)
 	}
 
 	// --force replaces a release.
@@ -191,4 +222,52 @@ func mustReadTree(t *testing.T, dir string) map[string][]byte {
 		t.Fatal(err)
 	}
 	return files
+}
+
+// TestValidateBundle checks bundle/ as the next release against the
+// released ones, writing nothing (`tools catalog validate --bundle-dir`,
+// run by make verify).
+func TestValidateBundle(t *testing.T) {
+	ctx := context.Background()
+	template, releasesDir := repo(t, fixture.Release{Version: "0.1.0", Channels: []string{"stable"}})
+	if _, err := Render(ctx, RenderOptions{Template: template, ReleasesDir: releasesDir}); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Dir(filepath.Dir(template))
+	bundle := filepath.Join(root, "bundle")
+	before := snapshot(t, root)
+
+	// The released version, same content: valid.
+	if err := fixture.WriteBundle(bundle, "0.1.0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ValidateBundle(ctx, bundle, template, releasesDir); err != nil {
+		t.Errorf("the released bundle: %v", err)
+	}
+	// The released version, other content: released versions are immutable.
+	if err := fixture.WriteBundle(bundle, "0.1.0", fixture.SetExamples(`[]`)); err != nil {
+		t.Fatal(err)
+	}
+	expectErr(t, ValidateBundle(ctx, bundle, template, releasesDir), "immutable")
+	// The next version with an unsafe CRD change.
+	if err := os.RemoveAll(bundle); err != nil {
+		t.Fatal(err)
+	}
+	if err := fixture.WriteBundle(bundle, "0.2.0", fixture.SetSpecFieldType("image", "integer")); err != nil {
+		t.Fatal(err)
+	}
+	expectErr(t, ValidateBundle(ctx, bundle, template, releasesDir), `CRD memcacheds.cache.example.com v1 spec.image: type: type changed : "string" -> "integer"`)
+	// A safe next version.
+	if err := os.RemoveAll(bundle); err != nil {
+		t.Fatal(err)
+	}
+	if err := fixture.WriteBundle(bundle, "0.2.0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ValidateBundle(ctx, bundle, template, releasesDir); err != nil {
+		t.Errorf("a safe next release: %v", err)
+	}
+	if !sameSnapshot(before, snapshot(t, root)) {
+		t.Error("ValidateBundle wrote files")
+	}
 }

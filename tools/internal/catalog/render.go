@@ -7,25 +7,23 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
-	"sort"
-	"sync"
 
 	"github.com/blang/semver/v4"
 	"github.com/operator-framework/operator-registry/alpha/declcfg"
+	semvertemplate "github.com/operator-framework/operator-registry/alpha/template/semver"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/example-inc/memcached-operator/tools/internal/atomicdir"
-	"github.com/example-inc/memcached-operator/tools/internal/catalog/graph"
-	"github.com/example-inc/memcached-operator/tools/internal/catalog/problem"
+	"github.com/example-inc/memcached-operator/tools/internal/problem"
 )
 
 // Default locations, relative to the repository root.
 const (
 	DefaultTemplate    = "catalog/template.yaml"
 	DefaultReleasesDir = "releases"
-	// CatalogFile is the file each package directory of a rendered catalog holds.
+	// CatalogFile is the file of each package directory that holds what the
+	// semver template renders.
 	CatalogFile = "catalog.yaml"
 	// IndexIgnore lists, for opm, what in a catalog directory is not catalog.
 	IndexIgnore = ".indexignore"
@@ -33,11 +31,13 @@ const (
 
 // RenderOptions says what to render and where.
 type RenderOptions struct {
-	// Template is the path of the catalog template (DefaultTemplate).
+	// Template is the path of the catalog template (DefaultTemplate). The
+	// deprecations source (DeprecationsFile) is read beside it.
 	Template string
-	// ReleasesDir holds one released bundle directory per version (DefaultReleasesDir).
+	// ReleasesDir holds one released bundle directory per version and the
+	// release index (DefaultReleasesDir).
 	ReleasesDir string
-	// OutputDir is the catalog directory written: OutputDir/<package>/catalog.yaml.
+	// OutputDir is the catalog directory written: OutputDir/<package>/.
 	// Empty means the template's directory (the published catalog).
 	OutputDir string
 	// EmbedBundles renders bundles without image, their manifests embedded as
@@ -87,19 +87,18 @@ func samePath(a, b string) bool {
 }
 
 // Render renders the template and the released bundles into a file-based
-// catalog, validates it (ValidateConfig: opm's model validation, the upgrade
-// graph checks and CRD upgrade safety) and only then swaps it in place of
+// catalog, validates it (ValidateConfig) and only then swaps it in place of
 // the previous one, atomically: a failed run leaves the previous catalog as
 // it was.
 func Render(ctx context.Context, opts RenderOptions) (*RenderResult, error) {
 	if err := opts.defaults(); err != nil {
 		return nil, err
 	}
-	t, err := LoadTemplate(opts.Template)
+	src, err := loadSources(opts.Template, opts.ReleasesDir, nil, nil)
 	if err != nil {
 		return nil, err
 	}
-	r, err := renderTemplate(t, func(rel TemplateRelease) string { return filepath.Join(opts.ReleasesDir, rel.Version) }, opts)
+	r, err := renderCatalog(ctx, src, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -113,154 +112,157 @@ func Render(ctx context.Context, opts RenderOptions) (*RenderResult, error) {
 	return res, nil
 }
 
-// rendered is a rendered catalog and the bundle content it was made from.
-type rendered struct {
-	cfg      declcfg.DeclarativeConfig
-	pkg      string
-	bundles  []string // names, version order
-	contents map[string]*bundleContent
+// sources are what a catalog is rendered from.
+type sources struct {
+	templatePath string
+	template     *semverTemplate
+	index        *releaseIndex
+	deprecations *declcfg.Deprecation
+	// dirOf is the bundle directory of a released version.
+	dirOf func(version string) string
 }
 
-// renderTemplate reads every release's bundle directory (dirOf) and builds
-// the catalog, with computed channel entries. It reports every problem of
-// the releases at once.
-func renderTemplate(t *Template, dirOf func(TemplateRelease) string, opts RenderOptions) (*rendered, error) {
-	var max *semver.Version
-	if opts.MaxVersion != "" {
-		v, err := semver.Parse(opts.MaxVersion)
-		if err != nil {
-			return nil, fmt.Errorf("--max-version %q is not semver: %w", opts.MaxVersion, err)
-		}
-		max = &v
-	}
-	var releases []TemplateRelease
-	images := map[string]string{} // by normalized version
-	for _, rel := range t.Releases {
-		v, _ := semver.Parse(rel.Version) // validated by LoadTemplate
-		if max == nil || v.LTE(*max) {
-			releases = append(releases, rel)
-			v.Build = nil
-			images[v.String()] = rel.Image
+// loadSources reads the template, the release index and the deprecations,
+// and reports every problem of them at once. templateData and idx, when not
+// nil, are the template's content and the index (of a release being staged).
+func loadSources(templatePath, releasesDir string, templateData []byte, idx *releaseIndex) (*sources, error) {
+	src := &sources{templatePath: templatePath, index: idx, dirOf: func(v string) string { return filepath.Join(releasesDir, v) }}
+	var err error
+	if src.index == nil {
+		if src.index, err = loadIndex(releasesDir); err != nil {
+			return nil, err
 		}
 	}
-	if len(releases) == 0 {
-		return nil, fmt.Errorf("catalog template lists no release to render (max version %q)", opts.MaxVersion)
-	}
-
-	contents := make([]*bundleContent, len(releases))
-	errs := make([]error, len(releases))
-	parallel(len(releases), func(i int) {
-		contents[i], errs[i] = loadBundleDir(dirOf(releases[i]))
-	})
-
-	var problems problem.List
-	byName := map[string]string{}
-	channels := map[string][]graph.Release{}
-	for i, rel := range releases {
-		at := problem.Problem{Package: t.Package, Field: fmt.Sprintf("release %s", rel.Version)}
-		if errs[i] != nil {
-			problems.Addf(at, "%v (the released bundle directory is %s)", errs[i], dirOf(rel))
-			continue
-		}
-		bc := contents[i]
-		at.Bundle = bc.name
-		v, _ := semver.Parse(rel.Version)
-		if bc.version.String() != v.String() {
-			problems.Addf(at, "the bundle in %s has CSV spec.version %s, not %s", bc.dir, bc.version, rel.Version)
-		}
-		if bc.pkg != t.Package {
-			problems.Addf(at, "the bundle in %s belongs to package %q (metadata/annotations.yaml), not %q", bc.dir, bc.pkg, t.Package)
-		}
-		if other, dup := byName[bc.name]; dup {
-			problems.Addf(at, "the bundle name %s is also the name of release %s: each release needs its own CSV name", bc.name, other)
-			continue
-		}
-		byName[bc.name] = rel.Version
-		for _, c := range rel.Channels {
-			channels[c] = append(channels[c], graph.Release{Name: bc.name, Version: bc.version})
+	if templateData == nil {
+		if templateData, err = os.ReadFile(templatePath); err != nil {
+			return nil, fmt.Errorf("read catalog template: %w", err)
 		}
 	}
-	if _, ok := channels[t.DefaultChannel]; !ok && len(problems) == 0 {
-		problems.Addf(problem.Problem{Package: t.Package, Field: "defaultChannel"}, "channel %q has no release at or below --max-version %s", t.DefaultChannel, opts.MaxVersion)
+	t, problems := parseTemplate(templatePath, templateData, src.index)
+	src.template = t
+	if t != nil {
+		for i, e := range src.index.Releases {
+			if !slices.ContainsFunc(Archetypes, func(a string) bool { return slices.Contains(t.images[a], e.Image) }) {
+				problems.Addf(problem.Problem{File: src.index.path, Field: fmt.Sprintf("releases[%d]", i)},
+					"release %s (%s) is in no archetype of %s: clusters that run it would find no channel to upgrade in; list it, or prune the release (remove it from %s and its directory)", e.Version, e.Image, templatePath, IndexFile)
+			}
+		}
 	}
 	if err := problems.Err("cannot render the catalog"); err != nil {
 		return nil, err
 	}
+	src.deprecations, err = loadDeprecations(filepath.Join(filepath.Dir(templatePath), DeprecationsFile))
+	return src, err
+}
 
-	cfg := declcfg.DeclarativeConfig{}
-	names := make([]string, 0, len(channels))
-	for c := range channels {
-		names = append(names, c)
-	}
-	sort.Strings(names)
-	for _, c := range names {
-		entries, err := graph.Entries(channels[c])
-		if err != nil {
-			problems.Addf(problem.Problem{Package: t.Package, Channel: c, Field: "entries"}, "%v", err)
-			continue
-		}
-		cfg.Channels = append(cfg.Channels, declcfg.Channel{Schema: declcfg.SchemaChannel, Name: c, Package: t.Package, Entries: entries})
-	}
-	if err := problems.Err("cannot render the catalog"); err != nil {
-		return nil, err
-	}
+// rendered is a rendered catalog and the manifests of its bundles.
+type rendered struct {
+	cfg          declcfg.DeclarativeConfig // the semver template's output
+	deprecations *declcfg.Deprecation
+	pkg          string
+	bundles      []string // names, version order
+	objects      map[string][]*unstructured.Unstructured
+}
 
-	order := slices.Clone(contents)
-	slices.SortFunc(order, func(a, b *bundleContent) int { return a.version.Compare(b.version) })
-	newest := order[len(order)-1]
-	icon, err := newest.icon()
+// renderCatalog runs operator-registry's semver template over the released
+// bundles (up to MaxVersion).
+func renderCatalog(ctx context.Context, src *sources, opts RenderOptions) (*rendered, error) {
+	keep, err := upTo(src.index, opts.MaxVersion)
 	if err != nil {
 		return nil, err
 	}
-	cfg.Packages = []declcfg.Package{{
-		Schema:         declcfg.SchemaPackage,
-		Name:           t.Package,
-		DefaultChannel: t.DefaultChannel,
-		Icon:           icon,
-		Description:    newest.csv.Spec.Description,
-	}}
-	r := &rendered{pkg: t.Package, contents: map[string]*bundleContent{}}
-	for i, bc := range order {
-		v := bc.version
-		v.Build = nil
-		cfg.Bundles = append(cfg.Bundles, bc.declcfgBundle(images[v.String()], opts.EmbedBundles))
-		r.bundles = append(r.bundles, bc.name)
-		r.contents[bc.name] = order[i]
+	data, err := src.template.filtered(keep)
+	if err != nil {
+		return nil, err
 	}
-	sort.Slice(cfg.Bundles, func(i, j int) bool { return cfg.Bundles[i].Name < cfg.Bundles[j].Name })
-	r.cfg = cfg
+	renderBundle, err := bundleRenderer(src.index, src.dirOf, opts.EmbedBundles)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := (&semvertemplate.Factory{}).CreateTemplate(renderBundle).Render(ctx, bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("render %s (cut at %q): %w", src.templatePath, opts.MaxVersion, err)
+	}
+	r := &rendered{objects: map[string][]*unstructured.Unstructured{}}
+	if err := r.collect(cfg, src.index); err != nil {
+		return nil, err
+	}
+	if opts.EmbedBundles {
+		embedBundles(cfg)
+	}
+	r.cfg = *cfg
+	r.deprecations = src.deprecations
+	if r.deprecations != nil && opts.MaxVersion != "" {
+		r.deprecations = forCatalog(r.deprecations, cfg)
+	}
 	return r, nil
 }
 
-// parallel runs fn(0..n-1) on all CPUs.
-func parallel(n int, fn func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				fn(i)
-			}
-		}()
+// upTo returns which bundle images a catalog cut at max holds.
+func upTo(idx *releaseIndex, max string) (func(image string) bool, error) {
+	if max == "" {
+		return func(string) bool { return true }, nil
 	}
-	for i := range n {
-		next <- i
+	mv, err := semver.Parse(max)
+	if err != nil {
+		return nil, fmt.Errorf("--max-version %q is not semver: %w", max, err)
 	}
-	close(next)
-	wg.Wait()
+	return func(image string) bool {
+		e := idx.byImage(image)
+		v, err := versionOf(e.Version)
+		return err == nil && v.LTE(mv)
+	}, nil
 }
 
-// encode is the catalog file of a rendered package: declcfg.WriteYAML
-// orders it (package, channels by name, bundles by name).
-func (r *rendered) encode() ([]byte, error) {
+// collect records the package, the bundles in version order and their
+// manifests, and checks each bundle is the version the index says.
+func (r *rendered) collect(cfg *declcfg.DeclarativeConfig, idx *releaseIndex) error {
+	var problems problem.List
+	type named struct {
+		name string
+		v    semver.Version
+	}
+	var order []named
+	for _, b := range cfg.Bundles {
+		r.pkg = b.Package
+		e := idx.byImage(b.Image)
+		raw, err := bundleVersion(&b)
+		v, perr := versionOf(raw)
+		switch {
+		case err != nil:
+			problems.Addf(problem.Problem{Bundle: b.Name, File: idx.path}, "%v", err)
+		case perr != nil || e == nil || e.Version != v.String():
+			problems.Addf(problem.Problem{Bundle: b.Name, File: idx.path}, "the bundle of image %s has CSV spec.version %q, the index says release %v", b.Image, raw, e)
+		}
+		if r.objects[b.Name], err = embeddedObjects(b); err != nil {
+			problems.Addf(problem.Problem{Bundle: b.Name}, "%v", err)
+		}
+		order = append(order, named{b.Name, v})
+	}
+	slices.SortFunc(order, func(a, b named) int { return a.v.Compare(b.v) })
+	for _, n := range order {
+		r.bundles = append(r.bundles, n.name)
+	}
+	return problems.Err("cannot render the catalog")
+}
+
+// files are the rendered package directory's files: the semver template's
+// output as `opm alpha render-template -o yaml` writes it, and the
+// deprecations.
+func (r *rendered) files() (map[string][]byte, error) {
 	var buf bytes.Buffer
 	if err := declcfg.WriteYAML(r.cfg, &buf); err != nil {
 		return nil, fmt.Errorf("encode catalog: %w", err)
 	}
-	return buf.Bytes(), nil
+	files := map[string][]byte{CatalogFile: buf.Bytes()}
+	if r.deprecations != nil {
+		var d bytes.Buffer
+		if err := declcfg.WriteYAML(declcfg.DeclarativeConfig{Deprecations: []declcfg.Deprecation{*r.deprecations}}, &d); err != nil {
+			return nil, fmt.Errorf("encode deprecations: %w", err)
+		}
+		files[DeprecationsFile] = d.Bytes()
+	}
+	return files, nil
 }
 
 // stageCatalog writes the rendered package into a staging directory beside
@@ -268,46 +270,11 @@ func (r *rendered) encode() ([]byte, error) {
 // validate` would load it, and returns the items to commit (nil when nothing
 // changed or in check mode).
 func stageCatalog(ctx context.Context, r *rendered, opts RenderOptions) (*RenderResult, []atomicdir.Item, error) {
-	data, err := r.encode()
+	files, err := r.files()
 	if err != nil {
 		return nil, nil, err
 	}
 	res := &RenderResult{Dir: opts.OutputDir, PackageDir: filepath.Join(opts.OutputDir, r.pkg), Bundles: r.bundles}
-
-	var ignore []byte
-	ignorePath := filepath.Join(opts.OutputDir, IndexIgnore)
-	if samePath(opts.OutputDir, filepath.Dir(opts.Template)) {
-		ignore = indexIgnore(filepath.Base(opts.Template))
-	}
-	catalogStale := !sameDirContent(res.PackageDir, map[string][]byte{CatalogFile: data})
-	ignoreStale := false
-	if ignore != nil {
-		cur, err := os.ReadFile(ignorePath)
-		ignoreStale = err != nil || !bytes.Equal(cur, ignore)
-	}
-
-	if opts.Check {
-		// Validate in memory, then compare.
-		cfg, err := declcfg.LoadReader(bytes.NewReader(data))
-		if err != nil {
-			return nil, nil, fmt.Errorf("reload rendered catalog: %w", err)
-		}
-		if err := ValidateConfig(cfg, r.manifests).Err("rendered catalog is invalid"); err != nil {
-			return nil, nil, err
-		}
-		var stale []string
-		if catalogStale {
-			stale = append(stale, res.PackageDir)
-		}
-		if ignoreStale {
-			stale = append(stale, ignorePath)
-		}
-		if len(stale) > 0 {
-			return nil, nil, fmt.Errorf("the catalog is out of date with %s and %s (%v): run `tools catalog render`", opts.Template, opts.ReleasesDir, stale)
-		}
-		return res, nil, nil
-	}
-
 	dir, err := atomicdir.StageDir(res.PackageDir)
 	if err != nil {
 		return nil, nil, err
@@ -316,51 +283,91 @@ func stageCatalog(ctx context.Context, r *rendered, opts RenderOptions) (*Render
 	fail := func(err error) (*RenderResult, []atomicdir.Item, error) {
 		return nil, nil, errors.Join(err, atomicdir.Discard(items...))
 	}
-	if err := os.WriteFile(filepath.Join(dir.Path(), CatalogFile), data, 0o644); err != nil {
+	if err := writeTree(dir.Path(), files); err != nil {
 		return fail(fmt.Errorf("write catalog: %w", err))
 	}
-	cfg, err := declcfg.LoadFS(ctx, os.DirFS(dir.Path()))
-	if err != nil {
-		return fail(fmt.Errorf("reload rendered catalog: %w", err))
-	}
-	if err := ValidateConfig(cfg, r.manifests).Err(fmt.Sprintf("rendered catalog for %s is invalid; %s left as it was", opts.Template, res.PackageDir)); err != nil {
-		return fail(err)
+	if err := r.validate(ctx, dir.Path(), res.PackageDir); err != nil {
+		return fail(fmt.Errorf("%w; %s left as it was", err, res.PackageDir))
 	}
 
-	if !catalogStale {
+	var stale []string
+	if !sameDirContent(res.PackageDir, files) {
+		stale = append(stale, res.PackageDir)
+	} else {
 		if err := atomicdir.Discard(items...); err != nil {
 			return nil, nil, err
 		}
 		items = nil
 	}
-	if ignoreStale {
-		f, err := atomicdir.StageFile(ignorePath, ignore, 0o644)
-		if err != nil {
-			return fail(err)
+	if samePath(opts.OutputDir, filepath.Dir(opts.Template)) {
+		ignorePath := filepath.Join(opts.OutputDir, IndexIgnore)
+		ignore := indexIgnore(filepath.Base(opts.Template))
+		if cur, err := os.ReadFile(ignorePath); err != nil || !bytes.Equal(cur, ignore) {
+			stale = append(stale, ignorePath)
+			f, err := atomicdir.StageFile(ignorePath, ignore, 0o644)
+			if err != nil {
+				return fail(err)
+			}
+			items = append(items, f)
 		}
-		items = append(items, f)
+	}
+	if opts.Check {
+		if err := atomicdir.Discard(items...); err != nil {
+			return nil, nil, err
+		}
+		if len(stale) > 0 {
+			return nil, nil, fmt.Errorf("the catalog is out of date with %s and %s (%v): run `tools catalog render`", opts.Template, opts.ReleasesDir, stale)
+		}
+		return res, nil, nil
 	}
 	res.Changed = len(items) > 0
 	return res, items, nil
 }
 
-// manifests returns the manifests of a rendered bundle, for the CRD checks.
-func (r *rendered) manifests(b declcfg.Bundle, _ semver.Version) ([]*unstructured.Unstructured, error) {
-	bc, ok := r.contents[b.Name]
-	if !ok {
-		return nil, fmt.Errorf("no released bundle directory for %s", b.Name)
+// validate loads the staged package directory as opm does and validates it;
+// problems name the files at shownDir, where they are committed.
+func (r *rendered) validate(ctx context.Context, dir, shownDir string) error {
+	cfg, err := declcfg.LoadFS(ctx, os.DirFS(dir))
+	if err != nil {
+		return fmt.Errorf("reload rendered catalog: %w", err)
 	}
-	return bc.objects, nil
+	problems := ValidateConfig(cfg, func(b declcfg.Bundle, _ semver.Version) ([]*unstructured.Unstructured, error) {
+		objs, ok := r.objects[b.Name]
+		if !ok {
+			return nil, fmt.Errorf("no released bundle directory for %s", b.Name)
+		}
+		return objs, nil
+	})
+	if err := locate(ctx, dir, shownDir, problems); err != nil {
+		return err
+	}
+	return problems.Err("the rendered catalog is invalid")
+}
+
+// writeTree writes files (by slash-separated relative path) under root.
+func writeTree(root string, files map[string][]byte) error {
+	for rel, data := range files {
+		path := filepath.Join(root, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // indexIgnore is the .indexignore of the published catalog's directory.
 func indexIgnore(templateName string) []byte {
 	return fmt.Appendf(nil, `# opm (serve, validate, render; declcfg.LoadFS) skips what this file matches.
-# %s is the human-edited template the catalog is rendered from, not
-# part of the catalog; dot-entries are staging directories of `+"`tools catalog`"+`.
+# %s (the semver template) and %s (the deprecations' source) are what
+# the catalog is rendered from, not part of it; dot-entries are staging
+# directories of `+"`tools catalog`"+`.
+/%s
 /%s
 .*
-`, templateName, templateName)
+`, templateName, DeprecationsFile, templateName, DeprecationsFile)
 }
 
 // sameDirContent reports whether dir holds exactly the given files.

@@ -8,11 +8,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/operator-framework/operator-registry/alpha/declcfg"
 	"github.com/operator-framework/operator-registry/pkg/api"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/example-inc/memcached-operator/tools/internal/catalog/catalogserver"
+	"github.com/example-inc/memcached-operator/tools/internal/catalog/graph"
 )
 
 // repoRoot is the repository root, from this package's directory.
@@ -50,21 +52,53 @@ func TestCommittedCatalogIsFreshRender(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	tmpl, err := LoadTemplate(template)
+	p, err := api.NewRegistryClient(conn).GetPackage(ctx, &api.GetPackageRequest{Name: "memcached-operator"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := api.NewRegistryClient(conn).GetPackage(ctx, &api.GetPackageRequest{Name: tmpl.Package})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.GetDefaultChannelName() != tmpl.DefaultChannel {
-		t.Errorf("served default channel %q, template %q", p.GetDefaultChannelName(), tmpl.DefaultChannel)
+	if p.GetDefaultChannelName() != "stable-v0" {
+		t.Errorf("served default channel %q, want stable-v0", p.GetDefaultChannelName())
 	}
 	for _, ch := range p.GetChannels() {
 		if !slices.Contains(res.Bundles, ch.GetCsvName()) {
 			t.Errorf("channel %s head %s is not a rendered bundle", ch.GetName(), ch.GetCsvName())
 		}
+	}
+}
+
+// TestEveryReleaseReachesTheDefaultChannelHead proves what the move from
+// the channel `candidate` (every release up to 0.3.1) to the semver
+// template's channels needs: a cluster that runs any released version and
+// switches its Subscription to the default channel finds its CSV there (OLM
+// upgrades from the installed CSV only along the new channel's edges), and
+// reaches the channel head from it in one upgrade.
+func TestEveryReleaseReachesTheDefaultChannelHead(t *testing.T) {
+	ctx := context.Background()
+	cfg, err := declcfg.LoadFS(ctx, os.DirFS(filepath.Join(repoRoot, "catalog")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, problems := graph.Analyze(cfg)
+	if len(problems) > 0 {
+		t.Fatal(problems.Err("graph"))
+	}
+	tmpl, err := LoadTemplate(filepath.Join(repoRoot, DefaultTemplate))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := cfg.Packages[0].DefaultChannel
+	head := g.Heads["memcached-operator"][def]
+	for _, r := range tmpl.Releases {
+		name := "memcached-operator.v" + r.Version
+		if name == head {
+			continue
+		}
+		if !slices.ContainsFunc(g.Edges, func(e graph.Edge) bool { return e.Channel == def && e.From == name && e.To == head }) {
+			t.Errorf("release %s: no edge to %s, the head of the default channel %s", r.Version, head, def)
+		}
+	}
+	if len(tmpl.Releases) < 5 {
+		t.Errorf("the template lists %d releases; 0.1.0 to 0.3.1 were released in channel candidate", len(tmpl.Releases))
 	}
 }
 

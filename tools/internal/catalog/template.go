@@ -2,148 +2,129 @@ package catalog
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/blang/semver/v4"
+	semvertemplate "github.com/operator-framework/operator-registry/alpha/template/semver"
 	"go.yaml.in/yaml/v3"
-	"k8s.io/apimachinery/pkg/util/validation"
 	sigsyaml "sigs.k8s.io/yaml"
 
-	"github.com/example-inc/memcached-operator/tools/internal/catalog/problem"
+	"github.com/example-inc/memcached-operator/tools/internal/problem"
 )
 
-// TemplateSchema is the schema of the catalog template.
-const TemplateSchema = "memcached-operator.catalog-template"
+// TemplateSchema is the schema of operator-registry's semver template, the
+// format of catalog/template.yaml.
+const TemplateSchema = "olm.semver"
 
-// Template is the human-edited source of the catalog: which versions were
-// released, from which bundle image, into which channels. Upgrade edges are
-// not part of it; they are computed (see graph.Entries).
-type Template struct {
-	Schema string `json:"schema" yaml:"schema"`
-	// Package is the OLM package name.
-	Package string `json:"package" yaml:"package"`
-	// DefaultChannel is the channel a Subscription without a channel follows.
-	DefaultChannel string `json:"defaultChannel" yaml:"defaultChannel"`
-	// Releases in any order; rendered in version order.
-	Releases []TemplateRelease `json:"releases" yaml:"releases"`
+// Archetypes are the semver template's channel archetypes, least stable
+// first. It names the channels it generates after them (stable-v0, ...) and
+// makes the most stable one the default channel.
+var Archetypes = []string{"candidate", "fast", "stable"}
+
+// semverTemplate is catalog/template.yaml: parsed with operator-registry's
+// own type, as strictly as `opm alpha render-template semver` parses it,
+// and the bundle images of each archetype.
+type semverTemplate struct {
+	semvertemplate.SemverTemplateData
+	images map[string][]string // by archetype
+	raw    map[string]any
 }
 
-// TemplateRelease is one released version.
-type TemplateRelease struct {
-	// Version is the bundle's semver version (the CSV's spec.version); the
-	// bundle's content is kept in releases/<version>/.
-	Version string `json:"version" yaml:"version"`
-	// Image is the bundle image the published catalog references.
-	Image string `json:"image" yaml:"image"`
-	// Channels the release is published in.
-	Channels []string `json:"channels" yaml:"channels,flow"`
+// parseTemplate parses a semver template and reports every problem of it:
+// unknown fields, another schema, bundle images listed twice in an archetype
+// or not released (idx, when given).
+func parseTemplate(path string, data []byte, idx *releaseIndex) (*semverTemplate, problem.List) {
+	var problems problem.List
+	at := func(field string) problem.Problem { return problem.Problem{File: path, Field: field} }
+	t := &semverTemplate{images: map[string][]string{}}
+	if err := sigsyaml.UnmarshalStrict(data, &t.SemverTemplateData); err != nil {
+		problems.Addf(at(""), "not an %s template: %v", TemplateSchema, err)
+		return nil, problems
+	}
+	if err := sigsyaml.Unmarshal(data, &t.raw); err != nil {
+		problems.Addf(at(""), "%v", err)
+		return nil, problems
+	}
+	if t.Schema != TemplateSchema {
+		problems.Addf(at("schema"), "is %q, want %q (operator-registry's semver template)", t.Schema, TemplateSchema)
+	}
+	for _, arch := range Archetypes {
+		bundles, _ := nested(t.raw, arch)["bundles"].([]any)
+		for i, b := range bundles {
+			img, _ := b.(map[string]any)["image"].(string)
+			field := fmt.Sprintf("%s.bundles[%d].image", arch, i)
+			switch {
+			case img == "":
+				problems.Addf(at(field), "must be set")
+			case slices.Contains(t.images[arch], img):
+				problems.Addf(at(field), "%s is listed twice", img)
+			case idx != nil && idx.byImage(img) == nil:
+				problems.Addf(at(field), "%s is not a release: %s lists no such image (release a bundle with `tools catalog release`)", img, idx.path)
+			}
+			t.images[arch] = append(t.images[arch], img)
+		}
+	}
+	return t, problems
 }
 
-// LoadTemplate reads and validates the template at path. Unknown fields are
-// an error, so that a typo does not silently drop a setting.
-func LoadTemplate(path string) (*Template, error) {
-	data, err := os.ReadFile(path)
+func nested(m map[string]any, key string) map[string]any {
+	v, _ := m[key].(map[string]any)
+	return v
+}
+
+// filtered returns the template, as operator-registry's semver template
+// reads it, with only the images keep accepts.
+func (t *semverTemplate) filtered(keep func(image string) bool) ([]byte, error) {
+	raw, err := json.Marshal(t.raw)
 	if err != nil {
-		return nil, fmt.Errorf("read catalog template: %w", err)
-	}
-	t, err := ParseTemplate(data)
-	if err != nil {
-		return nil, fmt.Errorf("catalog template %s: %w", path, err)
-	}
-	return t, nil
-}
-
-// ParseTemplate parses and validates a template.
-func ParseTemplate(data []byte) (*Template, error) {
-	var t Template
-	if err := sigsyaml.UnmarshalStrict(data, &t); err != nil {
-		return nil, fmt.Errorf("parse: %w", err)
-	}
-	if err := t.Validate(); err != nil {
 		return nil, err
 	}
-	return &t, nil
-}
-
-// Validate reports every problem of the template at once.
-func (t *Template) Validate() error {
-	var problems problem.List
-	at := func(field string) problem.Problem { return problem.Problem{Package: t.Package, Field: field} }
-	if t.Schema != TemplateSchema {
-		problems.Addf(at("schema"), "is %q, want %q", t.Schema, TemplateSchema)
+	var c map[string]any
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return nil, err
 	}
-	if t.Package == "" {
-		problems.Addf(at("package"), "must be set")
-	} else if errs := validation.IsDNS1123Label(t.Package); len(errs) > 0 {
-		problems.Addf(at("package"), "%q is not a valid package name: %s", t.Package, strings.Join(errs, "; "))
-	}
-	channels := map[string]bool{}
-	var seen []semver.Version
-	for i, r := range t.Releases {
-		field := fmt.Sprintf("releases[%d]", i)
-		v, err := semver.Parse(r.Version)
-		if err != nil {
-			problems.Addf(at(field+".version"), "%q is not a semver version: %v", r.Version, err)
+	for _, arch := range Archetypes {
+		ch := nested(c, arch)
+		bundles, _ := ch["bundles"].([]any)
+		kept := slices.DeleteFunc(bundles, func(b any) bool {
+			img, _ := b.(map[string]any)["image"].(string)
+			return !keep(img)
+		})
+		if len(kept) == 0 {
+			delete(c, arch)
 		} else {
-			for _, s := range seen {
-				if s.Compare(v) == 0 {
-					problems.Addf(at(field+".version"), "%s is listed twice (versions that differ only in build metadata are the same version)", r.Version)
-				}
-			}
-			seen = append(seen, v)
-		}
-		if r.Image == "" {
-			problems.Addf(at(field+".image"), "must be set: the bundle image the published catalog references")
-		}
-		if len(r.Channels) == 0 {
-			problems.Addf(at(field+".channels"), "must name at least one channel")
-		}
-		inRelease := map[string]bool{}
-		for j, c := range r.Channels {
-			switch {
-			case c == "":
-				problems.Addf(at(fmt.Sprintf("%s.channels[%d]", field, j)), "empty channel name")
-			case inRelease[c]:
-				problems.Addf(at(fmt.Sprintf("%s.channels[%d]", field, j)), "channel %q is listed twice", c)
-			}
-			inRelease[c] = true
-			channels[c] = true
+			ch["bundles"] = kept
 		}
 	}
-	switch {
-	case t.DefaultChannel == "":
-		problems.Addf(at("defaultChannel"), "must be set")
-	case len(t.Releases) > 0 && !channels[t.DefaultChannel]:
-		problems.Addf(at("defaultChannel"), "%q is not a channel of any release", t.DefaultChannel)
-	}
-	return problems.Err("invalid catalog template")
+	return json.Marshal(c)
 }
 
 // templateHeader starts a template written by `tools catalog release` when
 // there was none.
-const templateHeader = `# The catalog template of %[1]s: every released version, the
-# bundle image it was published as, and its channels. Edit it by hand or with
-# ` + "`tools catalog release`" + ` (make catalog). ` + "`tools catalog render`" + ` renders it,
-# with the released bundles kept in releases/<version>/, into the file-based
-# catalog beside it (%[1]s/catalog.yaml). Upgrade edges are computed,
-# not listed here: in each channel a release replaces the one before it and
-# skips the z-stream that one belongs to (skipRange ">=X.Y.0 <version").
+const templateHeader = `# The catalog template: operator-registry's semver template (olm.semver).
+# Each archetype lists the bundle images released into it; the semver
+# template generates the channels (stable-v0, ...), their upgrade edges and
+# the default channel (the most stable). ` + "`tools catalog render`" + ` renders it like
+# ` + "`opm alpha render-template semver --migrate-level bundle-object-to-csv-metadata -o yaml`" + `,
+# reading each image's bundle from releases/<version>/ (releases/index.yaml)
+# instead of pulling it. Edit by hand or with ` + "`tools catalog release`" + ` (make catalog).
 # opm ignores this file (see .indexignore).
+schema: olm.semver
+generateMajorChannels: true
+generateMinorChannels: false
 `
 
-// setRelease returns the template file data with rel added or, if a release
-// of the same version is listed with other values, replaced (only when
-// replace is true; otherwise that is an error). defaultChannel, when not
-// empty, becomes the default channel. Comments and the order of the other
-// releases are kept. data may be empty: a new template for pkg is started.
-func setRelease(data []byte, pkg string, rel TemplateRelease, defaultChannel string, replace bool) ([]byte, bool, error) {
+// addToTemplate returns the template file data with image added to each of
+// archetypes (where missing), keeping comments and order. data may be empty:
+// a new template is started.
+func addToTemplate(data []byte, image string, archetypes []string) ([]byte, bool, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
-		data = []byte(fmt.Sprintf(templateHeader, pkg) +
-			fmt.Sprintf("schema: %s\npackage: %s\ndefaultChannel: %s\nreleases: []\n", TemplateSchema, pkg, defaultChannel))
+		data = []byte(templateHeader)
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
@@ -154,86 +135,64 @@ func setRelease(data []byte, pkg string, rel TemplateRelease, defaultChannel str
 	}
 	root := doc.Content[0]
 	changed := false
-
-	if defaultChannel != "" {
-		n := mappingValue(root, "defaultChannel")
-		if n == nil {
-			root.Content = append(root.Content, scalar("defaultChannel"), scalar(defaultChannel))
-			changed = true
-		} else if n.Value != defaultChannel {
-			n.SetString(defaultChannel)
-			changed = true
-		}
-	}
-
-	releases := mappingValue(root, "releases")
-	if releases == nil {
-		releases = &yaml.Node{Kind: yaml.SequenceNode}
-		root.Content = append(root.Content, scalar("releases"), releases)
-	}
-	if releases.Kind != yaml.SequenceNode {
-		return nil, false, errors.New("catalog template: releases is not a list")
-	}
-	releases.Style = 0 // block style, also when the list was written `[]`
-
-	want, err := semver.Parse(rel.Version)
-	if err != nil {
-		return nil, false, fmt.Errorf("version %q is not semver: %w", rel.Version, err)
-	}
-	var node yaml.Node
-	if err := node.Encode(rel); err != nil {
-		return nil, false, err
-	}
-	insertAt := len(releases.Content)
-	for i, item := range releases.Content {
-		var existing TemplateRelease
-		if err := item.Decode(&existing); err != nil {
-			return nil, false, fmt.Errorf("catalog template: releases[%d]: %w", i, err)
-		}
-		ev, err := semver.Parse(existing.Version)
+	for _, arch := range archetypes {
+		list, err := bundlesNode(root, arch)
 		if err != nil {
+			return nil, false, err
+		}
+		if slices.ContainsFunc(list.Content, func(n *yaml.Node) bool {
+			v := mappingValue(n, "image")
+			return v != nil && v.Value == image
+		}) {
 			continue
 		}
-		switch c := ev.Compare(want); {
-		case c == 0:
-			if existing.Image == rel.Image && slices.Equal(existing.Channels, rel.Channels) {
-				out, err := encodeYAML(&doc, changed, data)
-				return out, changed, err
-			}
-			if !replace {
-				return nil, false, fmt.Errorf("catalog template: version %s is already released as %s in channels %v; releasing it as %s in channels %v needs --force",
-					existing.Version, existing.Image, existing.Channels, rel.Image, rel.Channels)
-			}
-			node.HeadComment = item.HeadComment
-			releases.Content[i] = &node
-			out, err := encodeYAML(&doc, true, data)
-			return out, true, err
-		case c > 0 && insertAt == len(releases.Content):
-			insertAt = i
-		}
+		entry := &yaml.Node{Kind: yaml.MappingNode}
+		entry.Content = []*yaml.Node{scalar("image"), scalar(image)}
+		list.Content = append(list.Content, entry)
+		changed = true
 	}
-	releases.Content = slices.Insert(releases.Content, insertAt, &node)
-	out, err := encodeYAML(&doc, true, data)
-	return out, true, err
-}
-
-func encodeYAML(doc *yaml.Node, changed bool, original []byte) ([]byte, error) {
 	if !changed {
-		return original, nil
+		return data, false, nil
 	}
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
-	if err := enc.Encode(doc); err != nil {
-		return nil, err
+	if err := enc.Encode(&doc); err != nil {
+		return nil, false, err
 	}
 	if err := enc.Close(); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return buf.Bytes(), nil
+	return buf.Bytes(), true, nil
+}
+
+// bundlesNode returns the `<archetype>: {bundles: [...]}` list, created
+// when missing.
+func bundlesNode(root *yaml.Node, archetype string) (*yaml.Node, error) {
+	arch := mappingValue(root, archetype)
+	if arch == nil {
+		arch = &yaml.Node{Kind: yaml.MappingNode}
+		root.Content = append(root.Content, scalar(archetype), arch)
+	}
+	if arch.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("catalog template: %s is not a mapping", archetype)
+	}
+	list := mappingValue(arch, "bundles")
+	if list == nil {
+		list = &yaml.Node{Kind: yaml.SequenceNode}
+		arch.Content = append(arch.Content, scalar("bundles"), list)
+	}
+	if list.Kind != yaml.SequenceNode {
+		return nil, fmt.Errorf("catalog template: %s.bundles is not a list", archetype)
+	}
+	list.Style = 0 // block style, also when the list was written `[]`
+	return list, nil
 }
 
 func mappingValue(m *yaml.Node, key string) *yaml.Node {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		if m.Content[i].Value == key {
 			return m.Content[i+1]
@@ -246,4 +205,59 @@ func scalar(s string) *yaml.Node {
 	n := &yaml.Node{}
 	n.SetString(s)
 	return n
+}
+
+// Template is what the tools that run the catalog need to know of it: the
+// released versions, their bundle images, and the semver template
+// archetypes each is listed in.
+type Template struct {
+	// Releases in version order.
+	Releases []TemplateRelease
+}
+
+// TemplateRelease is one released version.
+type TemplateRelease struct {
+	Version  string
+	Image    string
+	Channels []string // archetypes: candidate, fast, stable
+}
+
+// LoadTemplate reads the template at path and the release index of the
+// releases directory beside its directory (catalog/template.yaml,
+// releases/index.yaml), and lists the releases the template holds.
+func LoadTemplate(path string) (*Template, error) {
+	releasesDir := filepath.Join(filepath.Dir(filepath.Dir(path)), DefaultReleasesDir)
+	idx, err := loadIndex(releasesDir)
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read catalog template: %w", err)
+	}
+	t, problems := parseTemplate(path, data, idx)
+	if err := problems.Err("invalid catalog template"); err != nil {
+		return nil, err
+	}
+	out := &Template{}
+	for _, e := range idx.Releases {
+		var archs []string
+		for _, a := range Archetypes {
+			if slices.Contains(t.images[a], e.Image) {
+				archs = append(archs, a)
+			}
+		}
+		if len(archs) > 0 {
+			out.Releases = append(out.Releases, TemplateRelease{Version: e.Version, Image: e.Image, Channels: archs})
+		}
+	}
+	return out, nil
+}
+
+// versionOf parses a release version; build metadata is dropped, as semver
+// ordering ignores it.
+func versionOf(s string) (semver.Version, error) {
+	v, err := semver.Parse(s)
+	v.Build = nil
+	return v, err
 }

@@ -8,8 +8,10 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/example-inc/memcached-operator/tools/internal/bundle"
+	"github.com/example-inc/memcached-operator/tools/internal/images"
 	"github.com/example-inc/memcached-operator/tools/internal/scorecard"
 )
 
@@ -26,8 +28,8 @@ func newBundleCommand() *cobra.Command {
 
 func newBundleGenerateCommand() *cobra.Command {
 	var (
-		opts     bundle.Options
-		channels string
+		opts                bundle.Options
+		channels, platforms string
 	)
 	cmd := &cobra.Command{
 		Use:   "generate",
@@ -44,10 +46,15 @@ beside the old bundle, validated like 'tools bundle validate', and only then
 swapped in: a failed run leaves the previous bundle and Dockerfile untouched.`,
 		Example: `  tools bundle generate --version 0.1.0 --image quay.io/example-inc/memcached-operator:v0.1.0
   tools bundle generate --version 0.2.0 --channels candidate,fast --default-channel fast \
-      --image quay.io/example-inc/memcached-operator:v0.2.0 --use-image-digests`,
+      --image quay.io/example-inc/memcached-operator:v0.2.0 --use-image-digests \
+      --kube-versions "v1.25.15 v1.30.14 v1.37.2"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Channels = splitList(channels)
+			opts.Platforms = splitList(platforms)
+			if err := checkOutputs(output{"--output-dir", opts.OutputDir, true}, output{"--dockerfile", opts.Dockerfile, false}); err != nil {
+				return err
+			}
 			res, err := bundle.Generate(cmd.Context(), opts)
 			if err != nil {
 				return err
@@ -70,30 +77,38 @@ swapped in: a failed run leaves the previous bundle and Dockerfile untouched.`,
 	f.BoolVar(&opts.UseImageDigests, "use-image-digests", false, "pin every image by digest, asking the registries for the digests of tags")
 	f.StringVar(&opts.CreatedAt, "created-at", "", "createdAt annotation (RFC 3339) (default: the CSV base's)")
 	f.StringVar(&opts.ConfigDir, "config-dir", bundle.DefaultConfigDir, "kustomize directory; <config-dir>/manifests is rendered")
-	f.StringVar(&opts.OutputDir, "output-dir", bundle.DefaultOutputDir, "bundle directory to replace")
+	f.StringVar(&opts.OutputDir, "output-dir", bundle.DefaultOutputDir, "bundle directory to replace (missing, empty, or one the tools generated; never under releases/)")
 	f.StringVar(&opts.Package, "package", bundle.DefaultPackage, "OLM package name")
 	f.StringVar(&opts.Dockerfile, "dockerfile", bundle.DefaultDockerfile, "bundle image Dockerfile to replace")
-	f.StringVar(&opts.K8sVersion, "k8s-version", bundle.DefaultK8sVersion, "Kubernetes version the deprecated-API checks assume")
+	kubeVersionFlags(f, &opts.K8sVersion, &opts.KubeVersions, "the lowest becomes the CSV's minKubeVersion and its OpenShift release com.redhat.openshift.versions")
+	f.StringVar(&platforms, "platforms", images.DefaultPlatforms, "platforms the operator image is built for (PLATFORMS): the CSV's arch and os labels must list them")
 	_ = cmd.MarkFlagRequired("version")
 	_ = cmd.MarkFlagRequired("image")
 	return cmd
 }
 
 func newBundleValidateCommand() *cobra.Command {
-	var opts bundle.ValidateOptions
+	var (
+		opts      bundle.ValidateOptions
+		platforms string
+	)
 	cmd := &cobra.Command{
 		Use:   "validate",
 		Short: "Validate a bundle as OperatorHub, operator-sdk bundle validate and scorecard would; fail on any error or warning",
-		Long: `Validate the bundle in --dir with operator-framework/api's default validators
-and the operatorframework suite (operatorhub/v2, standard capabilities and
-categories, deprecated APIs, good practices), operator-registry's format and
-content checks, offline equivalents of the six default scorecard tests,
-OperatorHub's own requirements on the CSV, the Dockerfile's labels against
-metadata/annotations.yaml, and the bundle's size. Every problem is listed,
+		Long: `Validate the bundle in --dir, each check once: operator-framework/api's
+default validators and the operatorframework suite (operatorhub/v2, standard
+capabilities and categories, deprecated APIs, good practices), OLM's own CSV
+schema, operator-registry's format and content checks, offline equivalents of
+the six default scorecard tests, OperatorHub's own requirements on the CSV,
+the CSV's platform labels against --platforms (the multiarch validator's
+offline part), metadata/properties.yaml as OLM parses it, the Dockerfile's
+labels against metadata/annotations.yaml, and the bundle's size. Every problem is listed,
 with its file and field; warnings fail the command like errors.`,
-		Example: `  tools bundle validate --dir bundle`,
-		Args:    cobra.NoArgs,
+		Example: `  tools bundle validate --dir bundle --kube-versions "v1.25.15 v1.30.14 v1.37.2"
+  tools bundle validate --dir releases/0.3.1`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.Platforms = splitList(platforms)
 			report, err := bundle.Validate(cmd.Context(), opts)
 			if err != nil {
 				return err
@@ -110,7 +125,8 @@ with its file and field; warnings fail the command like errors.`,
 	f := cmd.Flags()
 	f.StringVar(&opts.Dir, "dir", bundle.DefaultOutputDir, "bundle directory")
 	f.StringVar(&opts.Dockerfile, "dockerfile", "", "bundle image Dockerfile (default: <dir>.Dockerfile beside the directory)")
-	f.StringVar(&opts.K8sVersion, "k8s-version", bundle.DefaultK8sVersion, "Kubernetes version the deprecated-API checks assume")
+	kubeVersionFlags(f, &opts.K8sVersion, &opts.KubeVersions, "the CSV's minKubeVersion must be one of them, none lower than the lowest, and com.redhat.openshift.versions its OpenShift release")
+	f.StringVar(&platforms, "platforms", images.DefaultPlatforms, "platforms the operator image is built for (PLATFORMS): the CSV's arch and os labels must list them")
 	return cmd
 }
 
@@ -158,6 +174,13 @@ fails if any test would.`,
 	}
 	cmd.Flags().StringVar(&dir, "dir", bundle.DefaultOutputDir, "bundle directory")
 	return cmd
+}
+
+// kubeVersionFlags are --kube-versions, the versions the tests passed on,
+// and --k8s-version, which defaults to the newest of them.
+func kubeVersionFlags(f *pflag.FlagSet, k8sVersion *string, kubeVersions *[]string, use string) {
+	f.StringArrayVar(kubeVersions, "kube-versions", nil, "Kubernetes versions the tests passed on (K8S_COMPAT_VERSIONS and the newest; comma- or blank-separated, repeatable): "+use)
+	f.StringVar(k8sVersion, "k8s-version", "", "Kubernetes version the deprecated-API checks assume (default: the newest of --kube-versions, else "+bundle.DefaultK8sVersion+")")
 }
 
 func printReport(out io.Writer, r *bundle.Report) {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -21,11 +22,16 @@ func newCatalogCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "catalog",
 		Short: "Release bundles into the file-based catalog, render, validate and serve it",
-		Long: `The published catalog is rendered from catalog/template.yaml (the released
-versions, their bundle images and channels) and releases/<version>/ (each
-released bundle directory, kept because the published bundle images cannot be
-pulled everywhere). Upgrade edges are computed: in each channel a release
-replaces the previous one, with a bounded skipRange over that one's z-stream.`,
+		Long: `The published catalog is rendered from catalog/template.yaml, operator-registry's
+semver template (olm.semver: bundle images listed under candidate, fast and
+stable), catalog/deprecations.yaml (the olm.deprecations blob) and
+releases/<version>/ (each released bundle directory, kept because the
+published bundle images cannot be pulled everywhere; releases/index.yaml
+says which image each was published as). The semver template generates the
+channels (candidate-v0, fast-v0, stable-v0, ...), their edges and the default
+channel; the result is what
+  opm alpha render-template semver --migrate-level bundle-object-to-csv-metadata -o yaml catalog/template.yaml
+prints for the same bundle images.`,
 		PersistentPreRun: func(*cobra.Command, []string) {
 			// operator-registry's bundle parser logs at info level for every
 			// bundle ("Could not find optional dependencies file").
@@ -40,9 +46,10 @@ func newCatalogReleaseCommand() *cobra.Command {
 	var opts catalog.ReleaseOptions
 	cmd := &cobra.Command{
 		Use:   "release",
-		Short: "Release a bundle directory as a version: copy it to releases/<version>, add it to the template, re-render and validate the catalog",
-		Example: `  tools catalog release --version 0.1.0 --bundle-dir bundle --image quay.io/example-inc/memcached-operator-bundle:v0.1.0 --channels alpha
-  tools catalog release --version 0.2.0 --bundle-dir bundle --image quay.io/example-inc/memcached-operator-bundle:v0.2.0 --channels alpha,stable --default-channel stable`,
+		Short: "Release a bundle directory as a version: copy it to releases/<version>, add its image to the index and the template, re-render and validate the catalog",
+		Example: `  tools catalog release --version 0.4.0 --bundle-dir bundle --image quay.io/example-inc/memcached-operator-bundle:v0.4.0 --channels candidate,fast,stable
+  tools catalog release --version 0.5.0-rc.1 --bundle-dir bundle --image quay.io/example-inc/memcached-operator-bundle:v0.5.0-rc.1 --channels candidate
+  tools catalog release --dry-run --version 0.4.0 --bundle-dir bundle --image quay.io/example-inc/memcached-operator-bundle:v0.4.0`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			res, err := catalog.Release(cmd.Context(), opts)
@@ -60,9 +67,10 @@ func newCatalogReleaseCommand() *cobra.Command {
 	f.StringVar(&opts.Version, "version", "", "version to release (the bundle CSV's spec.version)")
 	f.StringVar(&opts.BundleDir, "bundle-dir", "bundle", "bundle directory to release")
 	f.StringVar(&opts.Image, "image", "", "bundle image the published catalog references")
-	f.StringSliceVar(&opts.Channels, "channels", nil, "channels to publish the release in (default: the bundle's channels annotation)")
-	f.StringVar(&opts.DefaultChannel, "default-channel", "", "make this the package's default channel (default: keep it; for a new template the bundle's default channel)")
-	f.BoolVar(&opts.Force, "force", false, "replace an existing release of the same version whose content, image or channels differ")
+	f.StringSliceVar(&opts.Channels, "channels", nil, "semver template archetypes to list the release in: candidate, fast, stable (default: the bundle's channels annotation)")
+	f.StringVar(&opts.DefaultChannel, "default-channel", "", "fail unless this is the default channel the semver template computes (the newest channel of the most stable archetype)")
+	f.BoolVar(&opts.Force, "force", false, "replace an existing release of the same version whose content or image differ")
+	f.BoolVar(&opts.DryRun, "dry-run", false, "check everything a release would do, write nothing")
 	f.StringVar(&opts.Template, "template", catalog.DefaultTemplate, "catalog template")
 	f.StringVar(&opts.ReleasesDir, "releases-dir", catalog.DefaultReleasesDir, "directory of released bundle directories")
 	_ = cmd.MarkFlagRequired("version")
@@ -97,6 +105,9 @@ bundle image (local end-to-end tests); such a catalog, like one cut at
   tools catalog render --embed-bundles --max-version 0.1.0 --output /tmp/e2e-catalog-old`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutputs(output{flag: "--output", path: opts.OutputDir}); err != nil {
+				return err
+			}
 			res, err := catalog.Render(cmd.Context(), opts)
 			if err != nil {
 				return err
@@ -120,23 +131,33 @@ bundle image (local end-to-end tests); such a catalog, like one cut at
 }
 
 func newCatalogValidateCommand() *cobra.Command {
-	var dir, releasesDir string
+	var dir, releasesDir, bundleDir, template string
 	cmd := &cobra.Command{
 		Use:   "validate",
-		Short: "Validate a catalog: opm's model validation, upgrade graph checks, CRD upgrade safety; every problem is listed",
+		Short: "Validate a catalog (opm's model validation, deprecations, bundle properties, upgrade graph, CRD upgrade safety as OLM v1 checks it) and optionally a bundle as its next release; every problem is listed",
 		Example: `  tools catalog validate --dir catalog
+  tools catalog validate --dir catalog --bundle-dir bundle
   tools catalog validate --dir /tmp/e2e-catalog`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := catalog.ValidateDir(cmd.Context(), dir, releasesDir); err != nil {
+			err := catalog.ValidateDir(cmd.Context(), dir, releasesDir)
+			if bundleDir != "" {
+				err = errors.Join(err, catalog.ValidateBundle(cmd.Context(), bundleDir, template, releasesDir))
+			}
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: valid\n", dir)
+			if bundleDir != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: valid as the next release\n", bundleDir)
+			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "catalog", "catalog directory")
 	cmd.Flags().StringVar(&releasesDir, "releases-dir", catalog.DefaultReleasesDir, "released bundle directories, for bundles that embed no manifests")
+	cmd.Flags().StringVar(&bundleDir, "bundle-dir", "", "also check this bundle directory as the next release (against every release: CRD upgrade safety, graph), writing nothing")
+	cmd.Flags().StringVar(&template, "template", catalog.DefaultTemplate, "catalog template, for --bundle-dir")
 	return cmd
 }
 
@@ -159,7 +180,7 @@ func newCatalogServeCommand() *cobra.Command {
 				return err
 			}
 			defer stopServer()
-			fmt.Fprintf(cmd.OutOrStdout(), "serving catalog %s on %s\n", dir, addr)
+			fmt.Fprintf(cmd.OutOrStdout(), "serving %s on %s\n", dir, addr)
 			<-ctx.Done()
 			return nil
 		},

@@ -8,10 +8,14 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/example-inc/memcached-operator/tools/internal/bundle"
+	"github.com/example-inc/memcached-operator/tools/internal/bundleformat"
 	"github.com/example-inc/memcached-operator/tools/internal/catalog"
+	"github.com/example-inc/memcached-operator/tools/internal/imageref"
 	"github.com/example-inc/memcached-operator/tools/internal/images"
+	"github.com/example-inc/memcached-operator/tools/internal/release"
 )
 
 // newImagesCommand groups the commands that build and push the operator,
@@ -35,20 +39,31 @@ only; --oci-layout writes an OCI image layout directory instead of pushing.`,
 			logrus.SetLevel(logrus.WarnLevel)
 		},
 	}
-	cmd.AddCommand(newImagesOperatorCommand(), newImagesBundleCommand(), newImagesCatalogCommand(), newImagesReleaseCommand())
+	cmd.AddCommand(newImagesOperatorCommand(), newImagesBundleCommand(), newImagesCatalogCommand(), newImagesReleaseCommand(), newImagesNodeCommand())
 	return cmd
 }
 
 // imageOutputFlags are the flags every single-image command shares.
 type imageOutputFlags struct {
 	image, layoutDir, digestFile string
+	replaceTag                   bool
 }
 
 func (f *imageOutputFlags) register(cmd *cobra.Command, what, def string) {
 	cmd.Flags().StringVar(&f.image, "image", def, what+" image reference to push to")
-	cmd.Flags().StringVar(&f.layoutDir, "oci-layout", "", "write the image to this OCI image layout directory (replaced) instead of pushing it")
+	cmd.Flags().StringVar(&f.layoutDir, "oci-layout", "", "write the image to this OCI image layout directory instead of pushing it (replaced: missing, empty, or one the tools wrote; never under releases/)")
 	cmd.Flags().StringVar(&f.digestFile, "digest-file", "", "also write the pushed reference pinned by digest (REPOSITORY@sha256:...) to this file")
+	cmd.Flags().BoolVar(&f.replaceTag, "replace-tag", false, "push over a tag that names another image (a development tag; refused otherwise, and never done by `images release`)")
 	_ = cmd.MarkFlagRequired("image")
+}
+
+// check refuses the outputs before anything is built, and an image
+// reference that does not parse.
+func (f *imageOutputFlags) check() error {
+	if _, err := imageref.Parse(f.image); err != nil {
+		return err
+	}
+	return checkOutputs(output{"--oci-layout", f.layoutDir, true}, output{"--digest-file", f.digestFile, false})
 }
 
 func (f *imageOutputFlags) report(out io.Writer, what string, p *images.Pushed) error {
@@ -64,7 +79,7 @@ func (f *imageOutputFlags) report(out io.Writer, what string, p *images.Pushed) 
 }
 
 func (f *imageOutputFlags) output() images.Output {
-	return images.Output{LayoutDir: f.layoutDir}
+	return images.Output{LayoutDir: f.layoutDir, ReplaceTag: f.replaceTag}
 }
 
 func stderrLog(cmd *cobra.Command) func(string, ...any) {
@@ -94,7 +109,7 @@ func newImagesOperatorCommand() *cobra.Command {
 			if opts.Labels, err = parseLabels(labels); err != nil {
 				return err
 			}
-			if _, err := images.ParseReference(out.image); err != nil {
+			if err := out.check(); err != nil {
 				return err
 			}
 			opts.Log = stderrLog(cmd)
@@ -132,7 +147,7 @@ func newImagesBundleCommand() *cobra.Command {
   tools images bundle --dir bundle --dockerfile bundle.Dockerfile --image localhost:5000/memcached-operator-bundle:v0.1.0`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if _, err := images.ParseReference(out.image); err != nil {
+			if err := out.check(); err != nil {
 				return err
 			}
 			img, err := images.BundleImage(opts)
@@ -147,8 +162,8 @@ func newImagesBundleCommand() *cobra.Command {
 		},
 	}
 	out.register(cmd, "bundle", "")
-	cmd.Flags().StringVar(&opts.Dir, "dir", images.DefaultBundleDir, "bundle directory")
-	cmd.Flags().StringVar(&opts.Dockerfile, "dockerfile", images.DefaultBundleDockerfile, "bundle Dockerfile whose LABELs and COPYs must match the bundle (\"\" skips the check)")
+	cmd.Flags().StringVar(&opts.Dir, "dir", bundleformat.DefaultDir, "bundle directory")
+	cmd.Flags().StringVar(&opts.Dockerfile, "dockerfile", bundleformat.DefaultDockerfile, "bundle Dockerfile whose LABELs and COPYs must match the bundle (\"\" skips the check)")
 	return cmd
 }
 
@@ -169,7 +184,7 @@ func newImagesCatalogCommand() *cobra.Command {
 			if opts.Platforms, err = images.ParsePlatforms(platforms); err != nil {
 				return err
 			}
-			if _, err := images.ParseReference(out.image); err != nil {
+			if err := out.check(); err != nil {
 				return err
 			}
 			opts.Binaries = images.BinariesFromDir(opmDir)
@@ -192,9 +207,31 @@ func newImagesCatalogCommand() *cobra.Command {
 	return cmd
 }
 
+// imagesReleaseLong is the help of `images release`.
+const imagesReleaseLong = `Release a version, as 'make release' does:
+
+  1. build the operator image (IMG) for every platform;
+  2. generate and validate bundle/ for the version and IMG; with
+     --use-image-digests the CSV pins IMG by the digest of the image just
+     built, the other images by their registries' digests;
+  3. build the bundle image (BUNDLE_IMG);
+  4. check, before anything is pushed, that the version can be published:
+     the catalog release (5) must pass as a dry run, and IMG, BUNDLE_IMG
+     and CATALOG_IMG must not name other images in the registry;
+  5. push the operator and bundle images;
+  6. release bundle/ into the catalog (tools catalog release) with
+     BUNDLE_IMG, pinned by its digest with --use-image-digests;
+  7. build and push the catalog image (CATALOG_IMG) from the catalog.
+
+Builds are deterministic: running a release again pushes nothing new (a tag
+that already names the same image is left as it is) and the catalog release
+is a no-op. A released version is immutable: releasing it again with other
+content or another bundle image reference fails before any push (the
+catalog accepts it with --force, but a published tag is never moved).`
+
 func newImagesReleaseCommand() *cobra.Command {
 	var (
-		opts                                                   images.ReleaseOptions
+		opts                                                   release.Options
 		platforms, catalogPlatforms, opmDir, channels, summary string
 		catalogChannels                                        []string
 		labels                                                 []string
@@ -202,22 +239,7 @@ func newImagesReleaseCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "release",
 		Short: "Release a version: operator image, bundle (pinned by digest on request), bundle image, catalog release, catalog image",
-		Long: `Release a version, as 'make release' does:
-
-  1. build the operator image (IMG) for every platform;
-  2. generate and validate bundle/ for the version and IMG; with
-     --use-image-digests the CSV pins IMG by the digest of the image just
-     built, the other images by their registries' digests;
-  3. push the operator image;
-  4. build and push the bundle image (BUNDLE_IMG);
-  5. release bundle/ into the catalog (tools catalog release) with
-     BUNDLE_IMG, pinned by the pushed digest with --use-image-digests;
-  6. build and push the catalog image (CATALOG_IMG) from the catalog.
-
-Builds are deterministic: running a release again pushes the same digests,
-and the catalog release is a no-op. A released version is immutable
-(releases/<version>): releasing it again with other content or another bundle
-image reference fails unless --force.`,
+		Long:  imagesReleaseLong,
 		Example: `  tools images release --version 0.2.0 \
       --image quay.io/example-inc/memcached-operator:v0.2.0 \
       --bundle-image quay.io/example-inc/memcached-operator-bundle:v0.2.0 \
@@ -237,30 +259,19 @@ image reference fails unless --force.`,
 			if opts.Operator.Labels, err = parseLabels(labels); err != nil {
 				return err
 			}
+			if err := checkOutputs(output{"--bundle-dir", opts.Bundle.OutputDir, true}, output{"--dockerfile", opts.Bundle.Dockerfile, false},
+				output{"--summary-file", summary, false}); err != nil {
+				return err
+			}
 			opts.Bundle.Channels = splitList(channels)
 			opts.Catalog.Channels = catalogChannels
 			opts.Binaries = images.BinariesFromDir(opmDir)
 			opts.Log = stderrLog(cmd)
-			res, err := images.Release(cmd.Context(), opts)
+			res, err := release.Release(cmd.Context(), opts)
 			if err != nil {
 				return err
 			}
-			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "operator image: %s\n", res.Operator.Pinned())
-			fmt.Fprintf(w, "bundle: %s in %s\n", res.Generated.CSVName, res.Generated.OutputDir)
-			fmt.Fprintf(w, "bundle image:   %s\n", res.Bundle.Pinned())
-			r := res.CatalogRelease
-			fmt.Fprintf(w, "catalog: %s %s, %s %s, catalog %s (%s)\n",
-				r.ReleaseDir, changed(r.ReleaseChanged, "released", "unchanged"),
-				opts.Catalog.Template, changed(r.TemplateChanged, "updated", "unchanged"),
-				changed(r.CatalogChanged, "rendered", "unchanged"), strings.Join(r.Bundles, ", "))
-			fmt.Fprintf(w, "catalog image:  %s\n", res.Catalog.Pinned())
-			if summary != "" {
-				s := fmt.Sprintf("OPERATOR_IMAGE=%s\nBUNDLE_IMAGE=%s\nCATALOG_BUNDLE_IMAGE=%s\nCATALOG_IMAGE=%s\n",
-					res.Operator.Pinned(), res.Bundle.Pinned(), res.BundleImageRef, res.Catalog.Pinned())
-				return os.WriteFile(summary, []byte(s), 0o644)
-			}
-			return nil
+			return printRelease(cmd.OutOrStdout(), res, opts.Catalog.Template, summary)
 		},
 	}
 	f := cmd.Flags()
@@ -275,21 +286,52 @@ image reference fails unless --force.`,
 	f.StringVar(&opts.Operator.Source, "source", images.DefaultSource, "org.opencontainers.image.source label of the operator image")
 	f.StringSliceVar(&labels, "label", nil, "extra label KEY=VALUE of the operator image (repeatable)")
 	f.StringVar(&opts.Operator.ModuleDir, "module-dir", images.DefaultOperatorModuleDir, "directory of the manager's Go module")
-	f.StringVar(&channels, "channels", bundle.DefaultChannel, "comma-separated channels of the bundle (CHANNELS)")
-	f.StringVar(&opts.Bundle.DefaultChannel, "default-channel", "", "the bundle's default channel (DEFAULT_CHANNEL)")
-	f.StringVar(&opts.Bundle.ConfigDir, "config-dir", bundle.DefaultConfigDir, "kustomize directory of the bundle")
-	f.StringVar(&opts.Bundle.OutputDir, "bundle-dir", bundle.DefaultOutputDir, "bundle directory to generate")
-	f.StringVar(&opts.Bundle.Dockerfile, "dockerfile", bundle.DefaultDockerfile, "bundle Dockerfile to generate")
-	f.StringSliceVar(&catalogChannels, "catalog-channels", nil, "channels to publish the release in (CATALOG_CHANNELS; default: the bundle's)")
-	f.StringVar(&opts.Catalog.DefaultChannel, "catalog-default-channel", "", "make this the package's default channel (CATALOG_DEFAULT_CHANNEL)")
-	f.BoolVar(&opts.Catalog.Force, "force", false, "replace an existing release of the same version whose content or bundle image differ")
-	f.StringVar(&opts.Catalog.Template, "template", catalog.DefaultTemplate, "catalog template; the catalog image is built from its directory")
-	f.StringVar(&opts.Catalog.ReleasesDir, "releases-dir", catalog.DefaultReleasesDir, "directory of released bundle directories")
+	bundleReleaseFlags(f, &opts.Bundle, &channels)
+	catalogReleaseFlags(f, &opts.Catalog, &catalogChannels)
 	f.StringVar(&summary, "summary-file", "", "write the pinned references (KEY=VALUE lines) to this file")
 	for _, name := range []string{"version", "image", "bundle-image", "catalog-image"} {
 		_ = cmd.MarkFlagRequired(name)
 	}
 	return cmd
+}
+
+// bundleReleaseFlags are the flags of a release's bundle step.
+func bundleReleaseFlags(f *pflag.FlagSet, o *bundle.Options, channels *string) {
+	f.StringVar(channels, "channels", bundle.DefaultChannel, "comma-separated channels of the bundle (CHANNELS)")
+	f.StringVar(&o.DefaultChannel, "default-channel", "", "the bundle's default channel (DEFAULT_CHANNEL)")
+	f.StringVar(&o.ConfigDir, "config-dir", bundle.DefaultConfigDir, "kustomize directory of the bundle")
+	f.StringVar(&o.OutputDir, "bundle-dir", bundle.DefaultOutputDir, "bundle directory to generate")
+	f.StringVar(&o.Dockerfile, "dockerfile", bundle.DefaultDockerfile, "bundle Dockerfile to generate")
+	kubeVersionFlags(f, &o.K8sVersion, &o.KubeVersions, "the lowest becomes the CSV's minKubeVersion (KUBE_VERSIONS)")
+}
+
+// catalogReleaseFlags are the flags of a release's catalog step.
+func catalogReleaseFlags(f *pflag.FlagSet, o *catalog.ReleaseOptions, channels *[]string) {
+	f.StringSliceVar(channels, "catalog-channels", nil, "channels to publish the release in (CATALOG_CHANNELS; default: the bundle's)")
+	f.StringVar(&o.DefaultChannel, "catalog-default-channel", "", "make this the package's default channel (CATALOG_DEFAULT_CHANNEL)")
+	f.BoolVar(&o.Force, "force", false, "replace an existing release of the same version whose content or bundle image differ")
+	f.StringVar(&o.Template, "template", catalog.DefaultTemplate, "catalog template; the catalog image is built from its directory")
+	f.StringVar(&o.ReleasesDir, "releases-dir", catalog.DefaultReleasesDir, "directory of released bundle directories")
+}
+
+// printRelease says what a release pushed and changed, and writes the
+// pinned references to summary, when set.
+func printRelease(w io.Writer, res *release.Result, template, summary string) error {
+	fmt.Fprintf(w, "operator image: %s\n", res.Operator.Pinned())
+	fmt.Fprintf(w, "bundle: %s in %s\n", res.Generated.CSVName, res.Generated.OutputDir)
+	fmt.Fprintf(w, "bundle image:   %s\n", res.Bundle.Pinned())
+	r := res.CatalogRelease
+	fmt.Fprintf(w, "catalog: %s %s, %s %s, catalog %s (%s)\n",
+		r.ReleaseDir, changed(r.ReleaseChanged, "released", "unchanged"),
+		template, changed(r.TemplateChanged, "updated", "unchanged"),
+		changed(r.CatalogChanged, "rendered", "unchanged"), strings.Join(r.Bundles, ", "))
+	fmt.Fprintf(w, "catalog image:  %s\n", res.Catalog.Pinned())
+	if summary == "" {
+		return nil
+	}
+	s := fmt.Sprintf("OPERATOR_IMAGE=%s\nBUNDLE_IMAGE=%s\nCATALOG_BUNDLE_IMAGE=%s\nCATALOG_IMAGE=%s\n",
+		res.Operator.Pinned(), res.Bundle.Pinned(), res.BundleImageRef, res.Catalog.Pinned())
+	return os.WriteFile(summary, []byte(s), 0o644)
 }
 
 func parseLabels(kvs []string) (map[string]string, error) {

@@ -21,6 +21,7 @@ func NewRootCommand() *cobra.Command {
 		newDemoOLMCommand(),
 		newBenchCommand(),
 		newImagesCommand(),
+		newRegistryCommand(),
 	)
 	return root
 }

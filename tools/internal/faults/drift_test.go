@@ -16,6 +16,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/example-inc/memcached-operator/tools/internal/bench"
+	"github.com/example-inc/memcached-operator/tools/internal/testbed"
 )
 
 // TestDriftRestored edits the operator's objects by hand, one way after
@@ -25,7 +26,7 @@ import (
 // Each time the operator restores what the Memcached asks for.
 func TestDriftRestored(t *testing.T) {
 	ns := newNamespace(t, "drift")
-	startOperator(t, identity(t, bench.OperatorServiceAccount), ns)
+	startOperator(t, identity(t, testbed.OperatorServiceAccount), ns)
 	tr := tracker(t, ns)
 	const name = "drift"
 	want := bench.Want{name: 3}
@@ -68,7 +69,7 @@ func TestDriftRestored(t *testing.T) {
 			})
 		}},
 		{"managed-by label dropped from the pod template", func(d *appsv1.Deployment) {
-			delete(d.Spec.Template.Labels, bench.ManagedByLabel)
+			delete(d.Spec.Template.Labels, testbed.ManagedByLabel)
 		}},
 	} {
 		t.Logf("drift: %s", drift.name)

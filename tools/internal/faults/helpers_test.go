@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	"github.com/example-inc/memcached-operator/tools/internal/bench"
+	"github.com/example-inc/memcached-operator/tools/internal/testbed"
 )
 
 // Waits are generous: a CI machine running other test packages at the same
@@ -43,7 +44,7 @@ func newNamespace(t *testing.T, prefix string) string {
 }
 
 // identity returns the identity of a ServiceAccount with the operator's RBAC.
-func identity(t *testing.T, serviceAccount string) *bench.Identity {
+func identity(t *testing.T, serviceAccount string) *testbed.Identity {
 	t.Helper()
 	id, err := env.Identity(t.Context(), serviceAccount)
 	if err != nil {
@@ -54,7 +55,7 @@ func identity(t *testing.T, serviceAccount string) *bench.Identity {
 
 // startOperator runs a manager watching namespace, stopped when the test
 // ends; its log is named on failure.
-func startOperator(t *testing.T, id *bench.Identity, namespace string, args ...string) *bench.Operator {
+func startOperator(t *testing.T, id *testbed.Identity, namespace string, args ...string) *bench.Operator {
 	t.Helper()
 	op, err := env.StartOperator(t.Context(), bench.OperatorOptions{Identity: id, WatchNamespace: namespace, Args: args})
 	if err != nil {
@@ -65,7 +66,7 @@ func startOperator(t *testing.T, id *bench.Identity, namespace string, args ...s
 			t.Errorf("stopping the operator (pid %d): %v", op.Pid(), err)
 		}
 		if t.Failed() {
-			t.Logf("operator log: %s", op.LogFile)
+			t.Logf("operator log: %s", op.LogFile())
 		}
 	})
 	return op
@@ -102,7 +103,7 @@ func waitConvergedWithin(t *testing.T, tr *bench.Tracker, want bench.Want, what 
 // requireOwnership fails the test on any duplicate or orphaned object.
 func requireOwnership(t *testing.T, namespace string) {
 	t.Helper()
-	problems, err := bench.CheckOwnership(t.Context(), env.Admin, env.Dynamic, namespace)
+	problems, err := bench.CheckOwnership(t.Context(), env.Admin, env.Memcacheds(namespace), namespace)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +114,7 @@ func requireOwnership(t *testing.T, namespace string) {
 
 func createMemcacheds(t *testing.T, namespace string, want bench.Want) {
 	t.Helper()
-	if err := bench.CreateMemcacheds(t.Context(), env.Dynamic, namespace, want); err != nil {
+	if err := bench.CreateMemcacheds(t.Context(), env.Memcacheds(namespace), want); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -190,3 +191,43 @@ func notFound(err error) error {
 }
 
 func joinLines(lines []string) string { return strings.Join(lines, "\n  ") }
+
+// writesBy returns the completed mutating requests of user among events.
+func writesBy(events []bench.AuditEvent, user string) []bench.AuditEvent {
+	var out []bench.AuditEvent
+	for _, e := range events {
+		if e.Mutating() && e.User.Username == user {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// refusedWrites returns the writes the API server refused as the client's
+// fault (4xx: forbidden, conflict, invalid, already exists, not found).
+func refusedWrites(writes []bench.AuditEvent) []bench.AuditEvent {
+	var out []bench.AuditEvent
+	for _, e := range writes {
+		if e.ResponseStatus != nil && e.ResponseStatus.Code >= 400 && e.ResponseStatus.Code < 500 {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// describeWrites lists writes, one a line, for a failure message.
+func describeWrites(writes []bench.AuditEvent) string {
+	lines := make([]string, 0, len(writes))
+	for _, e := range writes {
+		code := 0
+		if e.ResponseStatus != nil {
+			code = e.ResponseStatus.Code
+		}
+		name := ""
+		if e.ObjectRef != nil {
+			name = e.ObjectRef.Namespace + "/" + e.ObjectRef.Name
+		}
+		lines = append(lines, fmt.Sprintf("%s %s %s %s: %d", e.RequestReceived.Format(time.StampMicro), e.Verb, e.Resource(), name, code))
+	}
+	return joinLines(lines)
+}

@@ -9,9 +9,10 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/example-inc/memcached-operator/tools/internal/bench"
+	"github.com/example-inc/memcached-operator/tools/internal/testbed"
 )
 
 // TestHostileInput sends malformed Memcacheds as raw JSON, the way a buggy
@@ -21,7 +22,7 @@ import (
 // keeps serving the valid one.
 func TestHostileInput(t *testing.T) {
 	ns := newNamespace(t, "hostile")
-	op := startOperator(t, identity(t, bench.OperatorServiceAccount), ns)
+	op := startOperator(t, identity(t, testbed.OperatorServiceAccount), ns)
 	tr := tracker(t, ns)
 	valid := bench.Want{"valid": 1}
 	createMemcacheds(t, ns, valid)
@@ -73,7 +74,7 @@ func TestHostileInput(t *testing.T) {
 				Body([]byte(body)).
 				Do(t.Context()).Error()
 			requireRefused(t, err, tc.mention)
-			if _, err := env.Dynamic.Resource(bench.MemcachedGVR).Namespace(ns).Get(t.Context(), name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			if _, err := env.Memcacheds(ns).Get(t.Context(), name); !apierrors.IsNotFound(err) {
 				t.Errorf("%s exists after its create was refused (%v)", name, err)
 			}
 		})
@@ -88,8 +89,7 @@ func TestHostileInput(t *testing.T) {
 		{`{"spec":null}`, "spec"},
 		{`{"spec":{"replicas":5}}`, `unknown field "spec.replicas"`},
 	} {
-		_, err := env.Dynamic.Resource(bench.MemcachedGVR).Namespace(ns).Patch(t.Context(), "valid", types.MergePatchType, []byte(tc.patch),
-			metav1.PatchOptions{FieldValidation: "Strict"})
+		err := env.Memcacheds(ns).Patch(t.Context(), "valid", []byte(tc.patch), client.FieldValidation("Strict"))
 		t.Run("patch "+tc.patch, func(t *testing.T) { requireRefused(t, err, tc.mention) })
 	}
 

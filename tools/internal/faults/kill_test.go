@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/example-inc/memcached-operator/tools/internal/bench"
+	"github.com/example-inc/memcached-operator/tools/internal/testbed"
 )
 
 const (
@@ -36,14 +37,14 @@ func TestKilledDuringRollout(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, seed))
 
 	ns := newNamespace(t, "kill")
-	id := identity(t, bench.OperatorServiceAccount)
+	id := identity(t, testbed.OperatorServiceAccount)
 	tr := tracker(t, ns)
 	audit := auditFrom(t)
 
 	want := bench.WantFor(rolloutCRs)
 	op := startOperator(t, id, ns)
 	created := make(chan error, 1)
-	go func() { created <- bench.CreateMemcacheds(t.Context(), env.Dynamic, ns, want) }()
+	go func() { created <- bench.CreateMemcacheds(t.Context(), env.Memcacheds(ns), want) }()
 
 	// A kill lands between 0.1 and 3 s after the operator (re)started: while
 	// Memcacheds are still being created, while Deployments are created, and
@@ -60,7 +61,7 @@ func TestKilledDuringRollout(t *testing.T) {
 			for _, j := range rng.Perm(rolloutCRs)[:resized] {
 				name := bench.MemcachedName(j)
 				size := bench.SizeFor(j)%3 + 1 // another size in 1..3
-				if err := bench.Resize(t.Context(), env.Dynamic, ns, name, size); err != nil {
+				if err := env.Memcacheds(ns).Resize(t.Context(), name, size); err != nil {
 					t.Fatal(err)
 				}
 				want[name] = size

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/example-inc/memcached-operator/tools/internal/bench"
+	"github.com/example-inc/memcached-operator/tools/internal/testbed"
 )
 
 var (
@@ -31,13 +32,11 @@ var (
 // again at the end: the other tests run without it.
 func TestMonitoringAPIsAppear(t *testing.T) {
 	ns := newNamespace(t, "monitoring")
-	id := identity(t, bench.OperatorServiceAccount)
+	id := identity(t, testbed.OperatorServiceAccount)
 	first := startOperator(t, id, ns, "--monitoring-recheck-interval=1s")
-	m := bench.NewMemcached(ns, "watched", 1)
-	if err := unstructured.SetNestedField(m.Object, true, "spec", "monitoring", "enabled"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := env.Dynamic.Resource(bench.MemcachedGVR).Namespace(ns).Create(t.Context(), m, metav1.CreateOptions{}); err != nil {
+	m := testbed.NewMemcached(ns, "watched", 1)
+	m.Spec.Monitoring = &testbed.MemcachedMonitoring{Enabled: true}
+	if err := env.Memcacheds(ns).Create(t.Context(), m); err != nil {
 		t.Fatal(err)
 	}
 	waitConverged(t, tracker(t, ns), bench.Want{"watched": 1}, "a monitored Memcached without the ServiceMonitor API")
@@ -88,8 +87,8 @@ func TestMonitoringAPIsAppear(t *testing.T) {
 	if err := first.ExitErr(); err != nil {
 		t.Errorf("the operator exited with %v, want status 0", err)
 	}
-	if log, _ := os.ReadFile(first.LogFile); !strings.Contains(string(log), "Exiting to restart with the monitoring APIs the cluster now serves") {
-		t.Errorf("the operator's log %s does not say why it exited", first.LogFile)
+	if log, _ := os.ReadFile(first.LogFile()); !strings.Contains(string(log), "Exiting to restart with the monitoring APIs the cluster now serves") {
+		t.Errorf("the operator's log %s does not say why it exited", first.LogFile())
 	}
 
 	// What its Deployment would do: start it again.

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/example-inc/memcached-operator/tools/internal/bench"
+	"github.com/example-inc/memcached-operator/tools/internal/testbed"
 )
 
 // TestNamesServedOrRefused: a Memcached name is either refused by the API
@@ -20,15 +21,15 @@ func TestNamesServedOrRefused(t *testing.T) {
 	// operator's, so that each builds alone.
 	const maxNameLength = 54
 	ns := newNamespace(t, "names")
-	startOperator(t, identity(t, bench.OperatorServiceAccount), ns)
+	startOperator(t, identity(t, testbed.OperatorServiceAccount), ns)
 	longest := strings.Repeat("m", maxNameLength)
 	for _, name := range []string{strings.Repeat("m", maxNameLength+1), strings.Repeat("m", 253), "dotted.name", "0-starts-with-a-digit"} {
-		_, err := env.Dynamic.Resource(bench.MemcachedGVR).Namespace(ns).Create(t.Context(), bench.NewMemcached(ns, name, 1), metav1.CreateOptions{})
+		err := env.Memcacheds(ns).Create(t.Context(), testbed.NewMemcached(ns, name, 1))
 		if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "metadata.name") {
 			t.Errorf("Memcached %q: got %v, want Invalid naming metadata.name", name, err)
 		}
 	}
-	if _, err := env.Dynamic.Resource(bench.MemcachedGVR).Namespace(ns).Create(t.Context(), bench.NewMemcached(ns, longest, 2), metav1.CreateOptions{}); err != nil {
+	if err := env.Memcacheds(ns).Create(t.Context(), testbed.NewMemcached(ns, longest, 2)); err != nil {
 		t.Fatalf("the longest accepted name: %v", err)
 	}
 	waitConverged(t, tracker(t, ns), bench.Want{longest: 2}, "a Memcached with the longest accepted name")

@@ -3,6 +3,7 @@ package images
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,10 @@ import (
 	"github.com/operator-framework/operator-registry/alpha/property"
 	"github.com/operator-framework/operator-registry/pkg/image"
 	"github.com/operator-framework/operator-registry/pkg/registry"
+
+	"github.com/example-inc/memcached-operator/tools/internal/atomicdir"
+	"github.com/example-inc/memcached-operator/tools/internal/bundleformat"
+	"github.com/example-inc/memcached-operator/tools/internal/images/imagestest"
 )
 
 // renderedBundle is a bundle directory read as `opm render` reads a bundle
@@ -45,19 +50,19 @@ func renderBundleDir(t *testing.T, ref, dir string) renderedBundle {
 func TestBundleImage(t *testing.T) {
 	ctx := context.Background()
 	host := startRegistry(t)
-	bundleDir := snapshot(t, DefaultBundleDir, DefaultBundleDockerfile)
-	dockerfile := filepath.Join(filepath.Dir(bundleDir), DefaultBundleDockerfile)
+	bundleDir := snapshot(t, bundleformat.DefaultDir, bundleformat.DefaultDockerfile)
+	dockerfile := filepath.Join(filepath.Dir(bundleDir), bundleformat.DefaultDockerfile)
 	img, err := BundleImage(BundleOptions{Dir: bundleDir, Dockerfile: dockerfile})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ref := host + "/memcached-operator-bundle:v0.1.0"
-	pushed, err := anonymous.Push(ctx, ref, img)
+	pushed, err := Push(ctx, anonymous, ref, img)
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	desc, err := anonymous.Pull(ctx, ref)
+	desc, err := imagestest.Pull(ctx, anonymous, ref)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +79,7 @@ func TestBundleImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	annotations, err := ReadAnnotations(filepath.Join(bundleDir, AnnotationsFile))
+	annotations, err := bundleformat.ReadAnnotations(filepath.Join(bundleDir, bundleformat.AnnotationsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,12 +90,18 @@ func TestBundleImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	df, err := parseDockerfile(dfData)
-	if err != nil {
-		t.Fatal(err)
+	dfLabels := map[string]string{}
+	for _, ins := range bundleformat.ParseDockerfile(dfData) {
+		if ins.Cmd == "LABEL" {
+			l, err := bundleformat.ParseLabels(ins.Args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			maps.Copy(dfLabels, l)
+		}
 	}
-	if !reflect.DeepEqual(cf.Config.Labels, df.labels) {
-		t.Errorf("labels %v, want bundle.Dockerfile's %v", cf.Config.Labels, df.labels)
+	if !reflect.DeepEqual(cf.Config.Labels, dfLabels) {
+		t.Errorf("labels %v, want bundle.Dockerfile's %v", cf.Config.Labels, dfLabels)
 	}
 	if len(cf.Config.Entrypoint) != 0 || len(cf.Config.Cmd) != 0 || cf.Config.User != "" {
 		t.Errorf("a bundle image runs nothing: entrypoint %q cmd %q user %q", cf.Config.Entrypoint, cf.Config.Cmd, cf.Config.User)
@@ -108,19 +119,21 @@ func TestBundleImage(t *testing.T) {
 	if !slices.IsSorted(order) {
 		t.Errorf("layer entries are not sorted: %v", order)
 	}
-	wantFiles := readDirFiles(t, bundleDir, nil)
+	// Not the marker of atomicdir: bundle.Dockerfile copies the three
+	// directories only.
+	wantFiles := readDirFiles(t, bundleDir, func(rel string) bool { return rel == atomicdir.Marker })
 	gotFiles := map[string][]byte{}
 	for name, e := range entries {
 		if strings.HasSuffix(name, "/") {
-			if e.mode != 0o755 || e.uid != 0 || e.gid != 0 {
-				t.Errorf("%s: mode %o owner %d:%d", name, e.mode, e.uid, e.gid)
+			if e.Mode != 0o755 || e.UID != 0 || e.GID != 0 {
+				t.Errorf("%s: mode %o owner %d:%d", name, e.Mode, e.UID, e.GID)
 			}
 			continue
 		}
-		if e.mode != 0o644 || e.uid != 0 || e.gid != 0 {
-			t.Errorf("%s: mode %o owner %d:%d", name, e.mode, e.uid, e.gid)
+		if e.Mode != 0o644 || e.UID != 0 || e.GID != 0 {
+			t.Errorf("%s: mode %o owner %d:%d", name, e.Mode, e.UID, e.GID)
 		}
-		gotFiles[name] = e.data
+		gotFiles[name] = e.Data
 	}
 	if diff := diffFiles(wantFiles, gotFiles); len(diff) > 0 {
 		t.Errorf("the layer is not bundle/: %v", diff)
@@ -202,7 +215,7 @@ func opmRenderBundle(t *testing.T, ref, bundleDir string) {
 }
 
 func TestBundleDockerfileMismatch(t *testing.T) {
-	bundleDir := snapshot(t, DefaultBundleDir, DefaultBundleDockerfile)
+	bundleDir := snapshot(t, bundleformat.DefaultDir, bundleformat.DefaultDockerfile)
 	dir := filepath.Dir(bundleDir)
 	df := filepath.Join(dir, "bundle.Dockerfile")
 	data, err := os.ReadFile(df)

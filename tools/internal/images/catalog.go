@@ -122,25 +122,11 @@ func CatalogImage(ctx context.Context, opts CatalogOptions) (v1.ImageIndex, erro
 		if err != nil {
 			return nil, fmt.Errorf("catalog image: %w", err)
 		}
-		base := NewTree()
-		for _, f := range []struct {
-			path string
-			data []byte
-			mode fs.FileMode
-		}{
-			{OpmPath, b.Opm, 0o755},
-			{HealthProbePath, b.HealthProbe, 0o755},
-			{NsswitchPath, []byte(nsswitch), 0o644},
-		} {
-			if err := base.AddFile(f.path, f.data, f.mode, Root); err != nil {
-				return nil, err
-			}
-		}
-		if err := base.AddDir("/tmp", 0o777|fs.ModeSticky, Root); err != nil {
+		base, err := OpmLayer(b)
+		if err != nil {
 			return nil, err
 		}
-		img, err := newImage(p, cfg,
-			LayerSpec{Tree: base, CreatedBy: "COPY opm grpc_health_probe nsswitch.conf # operator-registry v1.73.0, CGO_ENABLED=0"},
+		img, err := NewImage(p, cfg, base,
 			LayerSpec{Tree: content, CreatedBy: fmt.Sprintf("COPY %s %s && opm serve %s --cache-dir=%s --cache-only", DefaultCatalogDir, ConfigsDir, ConfigsDir, CacheDir)},
 		)
 		if err != nil {
@@ -149,6 +135,31 @@ func CatalogImage(ctx context.Context, opts CatalogOptions) (v1.ImageIndex, erro
 		imgs = append(imgs, PlatformImage{Platform: p, Image: img})
 	}
 	return newIndex(imgs)
+}
+
+// OpmLayer is the layer of the opm image that a catalog image uses: opm,
+// grpc_health_probe, nsswitch.conf and /tmp. The catalog image and the
+// testbed's opm image share it (the same bytes, the same digest), as
+// catalog.Dockerfile's image shares it with quay.io/operator-framework/opm.
+func OpmLayer(b *CatalogBinaries) (LayerSpec, error) {
+	t := NewTree()
+	for _, f := range []struct {
+		path string
+		data []byte
+		mode fs.FileMode
+	}{
+		{OpmPath, b.Opm, 0o755},
+		{HealthProbePath, b.HealthProbe, 0o755},
+		{NsswitchPath, []byte(nsswitch), 0o644},
+	} {
+		if err := t.AddFile(f.path, f.data, f.mode, Root); err != nil {
+			return LayerSpec{}, err
+		}
+	}
+	if err := t.AddDir("/tmp", 0o777|fs.ModeSticky, Root); err != nil {
+		return LayerSpec{}, err
+	}
+	return LayerSpec{Tree: t, CreatedBy: "COPY opm grpc_health_probe nsswitch.conf # operator-registry v1.73.0, CGO_ENABLED=0"}, nil
 }
 
 // catalogContent is the tree of /configs (a copy of dir, as `COPY catalog
@@ -224,19 +235,28 @@ func CheckServeCache(ctx context.Context, configs, cacheDir string) error {
 	return nil
 }
 
-// Materialize writes the tree under root with its modes (not its owners).
+// Materialize writes the tree under root with its modes (not its owners);
+// links are written as they are (an absolute target points into the host).
 func (t *Tree) Materialize(root string) error {
 	for _, p := range t.Paths() {
 		isDir := strings.HasSuffix(p, "/")
 		name := strings.TrimSuffix(p, "/")
 		e := t.entries[name]
 		target := filepath.Join(root, filepath.FromSlash(name))
-		if isDir {
+		switch {
+		case isDir:
 			if err := os.MkdirAll(target, 0o700); err != nil {
 				return err
 			}
-		} else if err := os.WriteFile(target, e.data, 0o600); err != nil {
-			return err
+		case e.link != "":
+			if err := os.Symlink(e.link, target); err != nil {
+				return err
+			}
+			continue
+		default:
+			if err := os.WriteFile(target, e.data, 0o600); err != nil {
+				return err
+			}
 		}
 		if err := os.Chmod(target, e.mode); err != nil {
 			return err

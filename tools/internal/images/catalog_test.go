@@ -17,6 +17,7 @@ import (
 	"github.com/operator-framework/operator-registry/alpha/declcfg"
 
 	"github.com/example-inc/memcached-operator/tools/internal/catalog/catalogserver"
+	"github.com/example-inc/memcached-operator/tools/internal/images/imagestest"
 )
 
 func TestCatalogImage(t *testing.T) {
@@ -36,12 +37,12 @@ func TestCatalogImage(t *testing.T) {
 	}
 	t.Logf("built for %d platforms in %s", len(platforms), time.Since(start).Round(time.Millisecond))
 	ref := host + "/memcached-operator-catalog:v0.1.0"
-	pushed, err := anonymous.Push(ctx, ref, idx)
+	pushed, err := Push(ctx, anonymous, ref, idx)
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	desc, err := anonymous.Pull(ctx, ref)
+	desc, err := imagestest.Pull(ctx, anonymous, ref)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,17 +108,17 @@ func TestCatalogImage(t *testing.T) {
 			t.Errorf("%s: layer 1 holds %v, want %v", p, order, want)
 		}
 		b, _ := binaries(*m.Platform)
-		if !bytes.Equal(entries["bin/opm"].data, b.Opm) || entries["bin/opm"].mode != 0o755 {
+		if !bytes.Equal(entries["bin/opm"].Data, b.Opm) || entries["bin/opm"].Mode != 0o755 {
 			t.Errorf("%s: /bin/opm is not the platform's opm", p)
 		}
-		if !bytes.Equal(entries["bin/grpc_health_probe"].data, b.HealthProbe) || entries["bin/grpc_health_probe"].mode != 0o755 {
+		if !bytes.Equal(entries["bin/grpc_health_probe"].Data, b.HealthProbe) || entries["bin/grpc_health_probe"].Mode != 0o755 {
 			t.Errorf("%s: /bin/grpc_health_probe is not the platform's", p)
 		}
-		if string(entries["etc/nsswitch.conf"].data) != "hosts: files dns\n" {
-			t.Errorf("%s: nsswitch.conf %q", p, entries["etc/nsswitch.conf"].data)
+		if string(entries["etc/nsswitch.conf"].Data) != "hosts: files dns\n" {
+			t.Errorf("%s: nsswitch.conf %q", p, entries["etc/nsswitch.conf"].Data)
 		}
-		if entries["tmp/"].mode != 0o1777 {
-			t.Errorf("%s: /tmp mode %o", p, entries["tmp/"].mode)
+		if entries["tmp/"].Mode != 0o1777 {
+			t.Errorf("%s: /tmp mode %o", p, entries["tmp/"].Mode)
 		}
 
 		// Layer 2: the catalog and its cache, the same blob for every platform.
@@ -134,15 +135,15 @@ func TestCatalogImage(t *testing.T) {
 			switch {
 			case strings.HasPrefix(name, "configs/"):
 				if !strings.HasSuffix(name, "/") {
-					gotConfigs[strings.TrimPrefix(name, "configs/")] = e.data
+					gotConfigs[strings.TrimPrefix(name, "configs/")] = e.Data
 				}
-				if e.uid != 0 || e.gid != 0 {
-					t.Errorf("%s: %s owned by %d:%d", p, name, e.uid, e.gid)
+				if e.UID != 0 || e.GID != 0 {
+					t.Errorf("%s: %s owned by %d:%d", p, name, e.UID, e.GID)
 				}
 			case strings.HasPrefix(name, "tmp/cache/"):
 				cacheFiles++
-				if e.uid != 1001 || e.gid != 0 {
-					t.Errorf("%s: %s owned by %d:%d, want 1001:0 (the opm image's user)", p, name, e.uid, e.gid)
+				if e.UID != 1001 || e.GID != 0 {
+					t.Errorf("%s: %s owned by %d:%d, want 1001:0 (the opm image's user)", p, name, e.UID, e.GID)
 				}
 			case name == "tmp/":
 			default:
@@ -194,7 +195,7 @@ func TestCatalogImage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n := len(want.Packages) + len(want.Channels) + len(want.Bundles) + len(want.Others); len(metas) != n {
+		if n := len(want.Packages) + len(want.Channels) + len(want.Bundles) + len(want.Deprecations) + len(want.Others); len(metas) != n {
 			t.Errorf("opm render of the catalog image: %d blobs, catalog/ has %d", len(metas), n)
 		}
 		if len(metas) == 0 || metas[0].Schema != declcfg.SchemaPackage {

@@ -14,12 +14,17 @@
 //
 // Every layer is deterministic (sorted entries, times at the Unix epoch,
 // numeric owners), so the same inputs give the same digests and pushing
-// again changes nothing. Release chains them as `make release` does, pinning
-// the bundle's and the catalog's references by the pushed digests when asked.
+// again changes nothing. Registries are reached through imageref (its
+// credentials and its loopback-only plain-HTTP guard); an OCI image layout
+// directory is the alternative to a registry.
 //
-// Registries are reached with the credentials of the docker config file
-// (authn.DefaultKeychain: $DOCKER_CONFIG/config.json or ~/.docker, and
-// podman's auth.json); plain HTTP only to a loopback registry (localhost,
-// 127.0.0.0/8, [::1]), never to anything else, also where
-// go-containerregistry would fall back to it (RFC 1918 and *.local hosts).
+// The primitives are exported for other FROM-scratch images (the testbed's
+// stand-ins): Tree (files, directories, symbolic links), NewImage, OpmLayer,
+// and Cached, which keeps an image as an OCI layout with the stamp of its
+// inputs and builds it again only when the stamp changes.
+//
+// It is a leaf: it must not generate bundles, release catalogs or
+// orchestrate a release (package release does), and imports no bundle,
+// catalog or release package. The bundle format (layout, labels, the
+// Dockerfile check) is bundleformat's.
 package images

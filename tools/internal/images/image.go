@@ -30,9 +30,9 @@ type LayerSpec struct {
 	CreatedBy string
 }
 
-// newImage builds a FROM-scratch OCI image: cfg (its rootfs and history are
+// NewImage builds a FROM-scratch OCI image: cfg (its rootfs and history are
 // filled in) and the layers, in order. The same inputs give the same digest.
-func newImage(platform v1.Platform, cfg v1.Config, layers ...LayerSpec) (v1.Image, error) {
+func NewImage(platform v1.Platform, cfg v1.Config, layers ...LayerSpec) (v1.Image, error) {
 	img := mutate.MediaType(empty.Image, ManifestMediaType)
 	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
 	img, err := mutate.ConfigFile(img, &v1.ConfigFile{

@@ -29,9 +29,10 @@ type Owner struct{ UID, GID int }
 // Root owns what COPY writes without --chown.
 var Root = Owner{0, 0}
 
-// Tree is the content of one layer: regular files and directories by
-// absolute path. Its layer is deterministic: entries sorted by path, parent
-// directories listed, times at Epoch, numeric owners without names.
+// Tree is the content of one layer: regular files, directories and
+// symbolic links by absolute path. Its layer is deterministic: entries
+// sorted by path, parent directories listed, times at Epoch, numeric owners
+// without names.
 type Tree struct {
 	entries map[string]treeEntry
 }
@@ -41,6 +42,8 @@ type treeEntry struct {
 	mode  fs.FileMode // permission bits (and sticky)
 	owner Owner
 	data  []byte
+	// link, when set, makes the entry a symbolic link to it.
+	link string
 }
 
 // NewTree returns an empty tree.
@@ -84,6 +87,27 @@ func (t *Tree) AddDir(p string, mode fs.FileMode, owner Owner) error {
 		return err
 	}
 	t.entries[c] = treeEntry{dir: true, mode: mode & (fs.ModePerm | fs.ModeSticky), owner: owner}
+	return nil
+}
+
+// AddSymlink adds a symbolic link to target (kept as written: relative to
+// the link's directory, or absolute in the image's root), owned by root.
+// Busybox's applets and shared libraries' sonames are links.
+func (t *Tree) AddSymlink(p, target string) error {
+	c, err := cleanPath(p)
+	if err != nil {
+		return err
+	}
+	if target == "" {
+		return fmt.Errorf("%s: a symbolic link needs a target", p)
+	}
+	if e, ok := t.entries[c]; ok && e.dir {
+		return fmt.Errorf("%s is a directory", p)
+	}
+	if err := t.addParents(c); err != nil {
+		return err
+	}
+	t.entries[c] = treeEntry{mode: 0o777, owner: Root, link: target}
 	return nil
 }
 
@@ -198,17 +222,21 @@ func (t *Tree) Tar() ([]byte, error) {
 		if e.mode&fs.ModeSticky != 0 {
 			h.Mode |= 0o1000
 		}
-		if e.dir {
+		switch {
+		case e.dir:
 			h.Typeflag = tar.TypeDir
 			h.Name += "/"
-		} else {
+		case e.link != "":
+			h.Typeflag = tar.TypeSymlink
+			h.Linkname = e.link
+		default:
 			h.Typeflag = tar.TypeReg
 			h.Size = int64(len(e.data))
 		}
 		if err := tw.WriteHeader(h); err != nil {
 			return nil, fmt.Errorf("tar %s: %w", p, err)
 		}
-		if !e.dir {
+		if h.Typeflag == tar.TypeReg {
 			if _, err := tw.Write(e.data); err != nil {
 				return nil, fmt.Errorf("tar %s: %w", p, err)
 			}
@@ -218,6 +246,17 @@ func (t *Tree) Tar() ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// Digest is the sha256 of the tree's tar archive, the diff ID of its layer:
+// equal digests mean equal content, modes and owners. Stamps of inputs use it.
+func (t *Tree) Digest() (v1.Hash, error) {
+	raw, err := t.Tar()
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	h, _, err := v1.SHA256(bytes.NewReader(raw))
+	return h, err
 }
 
 // Layer is the tree as a gzip-compressed OCI layer.

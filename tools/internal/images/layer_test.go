@@ -54,8 +54,8 @@ func TestTreeLayer(t *testing.T) {
 	if !slices.Equal(order, []string{"tmp/", "x/", "x/y/", "x/y/z"}) {
 		t.Errorf("tar order %v", order)
 	}
-	if entries["tmp/"].mode != 0o1777 || entries["x/"].mode != 0o755 || entries["x/y/z"].mode != 0o600 {
-		t.Errorf("modes: tmp %o, x %o, x/y/z %o", entries["tmp/"].mode, entries["x/"].mode, entries["x/y/z"].mode)
+	if entries["tmp/"].Mode != 0o1777 || entries["x/"].Mode != 0o755 || entries["x/y/z"].Mode != 0o600 {
+		t.Errorf("modes: tmp %o, x %o, x/y/z %o", entries["tmp/"].Mode, entries["x/"].Mode, entries["x/y/z"].Mode)
 	}
 
 	// A file where a directory is, and the root, are refused.

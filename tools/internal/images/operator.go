@@ -129,7 +129,7 @@ func OperatorImage(ctx context.Context, opts OperatorOptions) (v1.ImageIndex, er
 		if err := t.AddFile(ManagerPath, bin, 0o755, Root); err != nil {
 			return nil, err
 		}
-		img, err := newImage(p, v1.Config{
+		img, err := NewImage(p, v1.Config{
 			User:       NonRootUser,
 			Entrypoint: []string{ManagerPath},
 			WorkingDir: "/",

@@ -10,13 +10,15 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/example-inc/memcached-operator/tools/internal/images/imagestest"
 )
 
 // checkOperatorIndex pulls the operator image and checks the index and
 // every platform's image; it returns the manager binary of each platform.
 func checkOperatorIndex(t *testing.T, ref string, platforms []v1.Platform, version string) map[string][]byte {
 	t.Helper()
-	desc, err := anonymous.Pull(context.Background(), ref)
+	desc, err := imagestest.Pull(context.Background(), anonymous, ref)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,10 +108,10 @@ func checkOperatorIndex(t *testing.T, ref string, platforms []v1.Platform, versi
 			t.Fatalf("%s: layer holds %v, want only manager", p, order)
 		}
 		e := entries["manager"]
-		if e.mode != 0o755 || e.uid != 0 || e.gid != 0 {
-			t.Errorf("%s: /manager mode %o owner %d:%d", p, e.mode, e.uid, e.gid)
+		if e.Mode != 0o755 || e.UID != 0 || e.GID != 0 {
+			t.Errorf("%s: /manager mode %o owner %d:%d", p, e.Mode, e.UID, e.GID)
 		}
-		binaries[p] = e.data
+		binaries[p] = e.Data
 	}
 	return binaries
 }
@@ -129,7 +131,7 @@ func TestOperatorImageAssembly(t *testing.T) {
 		t.Fatal(err)
 	}
 	ref := host + "/memcached-operator:v0.1.0"
-	p, err := anonymous.Push(ctx, ref, idx)
+	p, err := Push(ctx, anonymous, ref, idx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +151,7 @@ func TestOperatorImageAssembly(t *testing.T) {
 	if d2 != p.Digest {
 		t.Errorf("rebuilt index %s, first %s", d2, p.Digest)
 	}
-	p2, err := anonymous.Push(ctx, ref, idx2)
+	p2, err := Push(ctx, anonymous, ref, idx2)
 	if err != nil || p2.Digest != p.Digest {
 		t.Errorf("pushed again: %v %v", p2, err)
 	}
@@ -201,7 +203,7 @@ func TestOperatorImageGoBuild(t *testing.T) {
 	}
 	t.Logf("built for 2 platforms in %s", time.Since(start).Round(time.Millisecond))
 	ref := host + "/memcached-operator:v0.1.0"
-	p, err := anonymous.Push(ctx, ref, idx)
+	p, err := Push(ctx, anonymous, ref, idx)
 	if err != nil {
 		t.Fatal(err)
 	}

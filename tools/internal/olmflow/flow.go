@@ -10,17 +10,10 @@ import (
 	"time"
 
 	"github.com/blang/semver/v4"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/example-inc/memcached-operator/tools/internal/catalog"
-	"github.com/example-inc/memcached-operator/tools/internal/localcluster"
-	"github.com/example-inc/memcached-operator/tools/internal/olm"
-	"github.com/example-inc/memcached-operator/tools/internal/operatorprocess"
+	"github.com/example-inc/memcached-operator/tools/internal/testbed"
 )
 
 // InstallMode is the kind of OperatorGroup the operator is installed into.
@@ -35,8 +28,10 @@ const (
 )
 
 const (
-	packageName       = "memcached-operator"
-	installNamespace  = "memcached-operator-system"
+	packageName = "memcached-operator"
+	// installNamespace is where the operator is subscribed, as config/
+	// installs it.
+	installNamespace  = testbed.OperatorNamespace
 	catalogSourceName = "memcached-operator-catalog"
 	subscriptionName  = "memcached-operator"
 )
@@ -47,7 +42,8 @@ type Config struct {
 	RepoRoot string
 	// K8sBinDir and OLMBinDir hold the control plane and OLM (make k8s-binaries olm-binaries).
 	K8sBinDir, OLMBinDir string
-	// WorkDir receives catalogs, kubeconfigs, the manager binary and logs.
+	// WorkDir receives the cluster's state and logs (OLM's and the
+	// operator's among them), catalogs and the manager binaries.
 	WorkDir string
 	// Mode is the OperatorGroup's install mode.
 	Mode InstallMode
@@ -63,26 +59,55 @@ type Config struct {
 	ManagerDir string
 	// StepTimeout bounds each wait; defaults to 3 minutes.
 	StepTimeout time.Duration
+	// RealNode, when set, runs the flow on a cluster with a real node and
+	// the images the project ships (see RealNode).
+	RealNode *RealNode
+}
+
+// RealNode runs the flow as OLM runs it on a real cluster: the
+// CatalogSource serves the shipped catalog image (spec.image: OLM runs its
+// opm in a registry pod behind a Service), OLM unpacks each bundle image in
+// a Job, and the operator runs as the pod of the Deployment OLM created,
+// from the shipped operator image. Every image is pushed under its upstream
+// name to the node's loopback registry; nothing in a bundle or the catalog
+// is rewritten.
+//
+// The catalog image holds every release, so the Subscription starts at the
+// oldest (startingCSV) and OLM would upgrade at once, before a Memcached
+// exists to watch across the upgrade. The flow holds the upgrade the way
+// an admin pauses one, with an Upgradeable=False override on the oldest
+// CSV's OperatorCondition, and lifts it where the kwok flow publishes the
+// newest release; OLM then walks the channel on its own.
+type RealNode struct {
+	// Options are the node's (testbed.ClusterOptions.RealNode).
+	Options *testbed.RealNodeOptions
+	// Images are pushed to the node's registry before OLM starts
+	// (testbed.NodeImages): they must hold the catalog image.
+	Images []testbed.NodeImage
 }
 
 // flow is one run: the cluster, OLM and what the steps share.
 type flow struct {
-	cfg   Config
-	olm   *olm.OLM
-	kube  kubernetes.Interface
-	dyn   dynamic.Interface
-	admin *rest.Config
+	cfg     Config
+	cluster *testbed.Cluster
+	olm     *testbed.OLM
+	// c reads and writes OLM's objects as operator-framework/api's types,
+	// and every built-in kind.
+	c client.Client
 	// managers are the manager binaries by version: the newest built from
 	// the working tree, older ones from the commits that released them.
 	managers map[string]string
-	operator *operatorprocess.Operator
+	operator *testbed.Operator
 	// operatorVersion is the version operator runs.
 	operatorVersion string
 	stops           []func()
 
 	oldVersion, newVersion string
-	targets                []string // the OperatorGroup's target namespaces; nil for all
-	memcachedNS            string
+	// catalogImage is the shipped catalog image, on a real node.
+	catalogImage string
+	targets      []string // the OperatorGroup's target namespaces; nil for all
+	memcachedNS  string
+	memcacheds   testbed.MemcachedClient
 }
 
 // Run installs the oldest released version through a Subscription, runs the
@@ -93,6 +118,9 @@ type flow struct {
 func Run(ctx context.Context, cfg Config) (err error) {
 	if cfg.StepTimeout == 0 {
 		cfg.StepTimeout = 3 * time.Minute
+	}
+	if cfg.RealNode != nil && cfg.HoldUpgrade {
+		return fmt.Errorf("HoldUpgrade cordons every node: it runs on kwok nodes only")
 	}
 	if cfg.Out == nil {
 		cfg.Out = io.Discard
@@ -140,32 +168,35 @@ func (f *flow) versions() error {
 	return nil
 }
 
+// start runs the cluster and OLM on it; stopping the cluster stops OLM and
+// the operator too.
 func (f *flow) start(ctx context.Context) error {
 	f.say("Start a local cluster and OLM (its olm and catalog operators, built from source)")
-	cluster, err := localcluster.Start(ctx, localcluster.Options{BinDir: f.cfg.K8sBinDir, StateDir: filepath.Join(f.cfg.WorkDir, "cluster")})
+	opts := testbed.ClusterOptions{BinDir: f.cfg.K8sBinDir, StateDir: filepath.Join(f.cfg.WorkDir, "cluster")}
+	if f.cfg.RealNode != nil {
+		opts.RealNode = f.cfg.RealNode.Options
+	}
+	cluster, err := testbed.StartCluster(ctx, opts)
 	if err != nil {
 		return err
 	}
+	f.cluster = cluster
 	f.stops = append(f.stops, func() { _ = cluster.Stop() })
-	f.admin = cluster.RESTConfig()
-	if f.kube, err = kubernetes.NewForConfig(f.admin); err != nil {
+	if f.c, err = testbed.NewClient(cluster.RESTConfig()); err != nil {
 		return err
 	}
-	if f.dyn, err = dynamic.NewForConfig(f.admin); err != nil {
+	if f.cfg.RealNode != nil {
+		if err := f.pushImages(ctx); err != nil {
+			return err
+		}
+	}
+	if f.olm, err = cluster.StartOLM(ctx, f.cfg.OLMBinDir); err != nil {
 		return err
 	}
-	o, err := olm.Start(ctx, olm.Options{BinDir: f.cfg.OLMBinDir, K8sBinDir: f.cfg.K8sBinDir, Kubeconfig: cluster.Kubeconfig(), LogDir: filepath.Join(f.cfg.WorkDir, "olm")})
-	if err != nil {
-		return err
+	if f.cfg.RealNode != nil {
+		return nil // the operator runs from its images
 	}
-	f.stops = append(f.stops, func() { _ = o.Stop() })
-	f.olm = o
 	return f.buildManagers(ctx)
-}
-
-func exists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
 }
 
 // buildManagers builds the oldest release's manager from the commit that
@@ -181,13 +212,13 @@ func (f *flow) buildManagers(ctx context.Context) error {
 		f.newVersion: filepath.Join(dir, "manager-"+f.newVersion),
 	}
 	oldBin, newBin := f.managers[f.oldVersion], f.managers[f.newVersion]
-	if !exists(oldBin) {
-		if err := operatorprocess.BuildRelease(ctx, f.cfg.RepoRoot, f.oldVersion, oldBin); err != nil {
+	if _, err := os.Stat(oldBin); err != nil {
+		if err := testbed.BuildReleasedOperator(ctx, f.cfg.RepoRoot, f.oldVersion, oldBin); err != nil {
 			return err
 		}
 	}
-	if !exists(newBin) {
-		return operatorprocess.Build(ctx, f.cfg.RepoRoot, newBin)
+	if _, err := os.Stat(newBin); err != nil {
+		return testbed.BuildOperator(ctx, f.cfg.RepoRoot, newBin)
 	}
 	return nil
 }
@@ -229,49 +260,4 @@ func (f *flow) steps(ctx context.Context) error {
 		return err
 	}
 	return f.checkOperandKept(ctx, before)
-}
-
-// installOldVersion: CatalogSource with the oldest release, OperatorGroup,
-// Subscription; then wait for OLM to install the CSV.
-func (f *flow) installOldVersion(ctx context.Context) error {
-	f.say(fmt.Sprintf("Install %s v%s through a Subscription (%s)", packageName, f.oldVersion, f.cfg.Mode))
-	if err := f.namespaces(ctx); err != nil {
-		return err
-	}
-	addr, err := f.serveCatalog(ctx, f.oldVersion)
-	if err != nil {
-		return err
-	}
-	source := obj("operators.coreos.com/v1alpha1", "CatalogSource", installNamespace, catalogSourceName, map[string]any{
-		"sourceType":  "grpc",
-		"address":     addr,
-		"displayName": "memcached-operator (local)",
-		"publisher":   "example-inc",
-	})
-	group := obj("operators.coreos.com/v1", "OperatorGroup", installNamespace, "memcached-operator", map[string]any{})
-	if f.targets != nil {
-		_ = unstructured.SetNestedStringSlice(group.Object, f.targets, "spec", "targetNamespaces")
-	}
-	sub := obj("operators.coreos.com/v1alpha1", "Subscription", installNamespace, subscriptionName, map[string]any{
-		"name":                packageName,
-		"source":              catalogSourceName,
-		"sourceNamespace":     installNamespace,
-		"installPlanApproval": "Automatic",
-	})
-	for _, c := range []struct {
-		gvr  schema.GroupVersionResource
-		u    *unstructured.Unstructured
-		desc string
-	}{{catalogGVR, source, "CatalogSource " + catalogSourceName + " at " + addr}, {groupGVR, group, "OperatorGroup targeting " + f.targetsText()}, {subscriptionGVR, sub, "Subscription " + subscriptionName + " (Automatic)"}} {
-		if _, err := f.dyn.Resource(c.gvr).Namespace(installNamespace).Create(ctx, c.u, metav1.CreateOptions{}); err != nil {
-			return fmt.Errorf("creating %s: %w", c.desc, err)
-		}
-		f.note("created " + c.desc)
-	}
-	csv := csvName(f.oldVersion)
-	if err := f.waitCSVSucceeded(ctx, csv); err != nil {
-		return err
-	}
-	f.note(fmt.Sprintf("OLM resolved the Subscription, ran the InstallPlan and installed the CRD, the RBAC and the Deployment: CSV %s Succeeded", csv))
-	return nil
 }

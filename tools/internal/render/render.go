@@ -11,13 +11,16 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/distribution/reference"
+	"github.com/blang/semver/v4"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
+
+	"github.com/example-inc/memcached-operator/tools/internal/imageref"
+	"github.com/example-inc/memcached-operator/tools/internal/kubeversion"
 )
 
 // Image replaces the image called Name in the rendered objects, as the
@@ -33,54 +36,28 @@ type Image struct {
 // optional :tag or @sha256:digest, e.g. controller=quay.io/example/op:v0.1.0.
 // NAME=@sha256:... pins the digest and keeps the repository, as kustomize's
 // images field allows. Whatever is not a valid reference part is refused
-// here, so that a typo never reaches a rendered manifest.
+// here (by imageref, on go-containerregistry's rules), so that a typo never
+// reaches a rendered manifest.
 func ParseImage(s string) (Image, error) {
 	name, ref, ok := strings.Cut(s, "=")
 	if !ok || name == "" || ref == "" {
 		return Image{}, fmt.Errorf("image %q: want NAME=REPOSITORY[:TAG|@DIGEST]", s)
 	}
-	img := Image{Name: name}
-	if repo, digest, ok := strings.Cut(ref, "@"); ok {
-		if !validDigest(digest) {
-			return Image{}, fmt.Errorf("image %q: digest %q is not sha256:<64 lowercase hex digits>", s, digest)
-		}
-		img.NewName, img.Digest = repo, digest
-	} else {
-		img.NewName = ref
-		// A colon after the last slash starts the tag; one before it is a port.
-		if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
-			img.NewName, img.NewTag = ref[:i], ref[i+1:]
-		}
-		if img.NewName == "" {
-			return Image{}, fmt.Errorf("image %q: empty repository", s)
-		}
+	digestOnly := strings.HasPrefix(ref, "@")
+	if digestOnly {
+		// Split checks the digest of any repository.
+		ref = "image" + ref
 	}
-	if img.NewName == "" {
-		return img, nil
+	p, err := imageref.Split(ref)
+	switch {
+	case err != nil:
+		return Image{}, fmt.Errorf("image %q: %w", s, err)
+	case p.Tag != "" && p.Digest != "":
+		return Image{}, fmt.Errorf("image %q: both a tag and a digest: kustomize sets one of them", s)
+	case digestOnly:
+		return Image{Name: name, Digest: p.Digest}, nil
 	}
-	named, err := reference.ParseNormalizedNamed(img.NewName)
-	if err != nil || !reference.IsNameOnly(named) {
-		return Image{}, fmt.Errorf("image %q: repository %q is not a valid image name", s, img.NewName)
-	}
-	if _, isTag := strings.CutPrefix(ref, img.NewName+":"); isTag && img.Digest == "" {
-		if _, err := reference.WithTag(named, img.NewTag); err != nil {
-			return Image{}, fmt.Errorf("image %q: tag %q: %w", s, img.NewTag, err)
-		}
-	}
-	return img, nil
-}
-
-func validDigest(d string) bool {
-	hex, ok := strings.CutPrefix(d, "sha256:")
-	if !ok || len(hex) != 64 {
-		return false
-	}
-	for _, c := range hex {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
+	return Image{Name: name, NewName: p.Repository, NewTag: p.Tag, Digest: p.Digest}, nil
 }
 
 // Render builds the kustomization in dir and returns the multi-document YAML
@@ -102,7 +79,13 @@ func Render(dir string, images ...Image) ([]byte, error) {
 			return nil, err
 		}
 	}
-	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
+	// `kustomize build` sorts its output (--reorder legacy, its default):
+	// Namespaces and CRDs before what they hold, so that `kubectl apply`
+	// of a fresh install creates the namespace before its objects.
+	// krusty's defaults keep the input order instead.
+	opts := krusty.MakeDefaultOptions()
+	opts.Reorder = krusty.ReorderOptionLegacy
+	k := krusty.MakeKustomizer(opts)
 	resources, err := k.Run(fsys, target)
 	if err != nil {
 		return nil, fmt.Errorf("building kustomization %s: %w", dir, err)
@@ -197,3 +180,27 @@ func overlay(dir string, images []Image) (filesys.FileSystem, string, error) {
 }
 
 func bufioReader(data []byte) *bufio.Reader { return bufio.NewReader(bytes.NewReader(data)) }
+
+// RenderFor is Render for an API server of version server: the CRDs leave out
+// the validation-rule fields that server does not know (kubeversion.ForServer),
+// which it would drop itself but which server-side apply refuses. removed
+// says what was left out.
+func RenderFor(dir string, server semver.Version, images ...Image) (out []byte, removed []string, err error) {
+	objs, err := Objects(dir, images...)
+	if err != nil {
+		return nil, nil, err
+	}
+	removed = kubeversion.ForServer(objs, server)
+	var b bytes.Buffer
+	for i, obj := range objs {
+		data, err := yaml.Marshal(obj.Object)
+		if err != nil {
+			return nil, nil, fmt.Errorf("writing %s %s as YAML: %w", obj.GetKind(), obj.GetName(), err)
+		}
+		if i > 0 {
+			b.WriteString("---\n")
+		}
+		b.Write(data)
+	}
+	return b.Bytes(), removed, nil
+}

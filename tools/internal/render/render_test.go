@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/blang/semver/v4"
+	"k8s.io/apimachinery/pkg/api/equality"
 )
 
 func TestParseImage(t *testing.T) {
@@ -135,5 +138,39 @@ func TestDecodeSkipsEmptyDocuments(t *testing.T) {
 	}
 	if _, err := Decode([]byte("apiVersion: v1\nkind: [\n")); err == nil || !strings.Contains(err.Error(), "document 1") {
 		t.Errorf("Decode of bad YAML: error = %v, want one naming the document", err)
+	}
+}
+
+// TestRenderForOlderServer: the project's CRD, rendered for 1.25, leaves out
+// the rule fields 1.25 does not know and nothing else; for 1.28 and later it
+// is the CRD as rendered.
+func TestRenderForOlderServer(t *testing.T) {
+	const crd = "../../../config/crd"
+	plain, err := Objects(crd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, removed, err := RenderFor(crd, semver.MustParse("1.25.15"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) == 0 || strings.Contains(string(old), "fieldPath") {
+		t.Errorf("for 1.25.15: removed %v, fieldPath still there: %v", removed, strings.Contains(string(old), "fieldPath"))
+	}
+	for _, r := range removed {
+		if !strings.HasSuffix(r, ".fieldPath") {
+			t.Errorf("removed %s: the CRD uses no other field 1.25 lacks", r)
+		}
+	}
+	newer, removed, err := RenderFor(crd, semver.MustParse("1.28.0"))
+	if err != nil || len(removed) > 0 {
+		t.Fatalf("for 1.28.0: removed %v, %v", removed, err)
+	}
+	objs, err := Decode(newer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs) != len(plain) || !equality.Semantic.DeepEqual(objs[0].Object, plain[0].Object) {
+		t.Error("for 1.28.0 the CRD differs from the one rendered")
 	}
 }

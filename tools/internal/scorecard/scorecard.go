@@ -1,11 +1,3 @@
-// Package scorecard makes, offline and against a bundle directory, the
-// checks of operator-sdk's six default scorecard tests (basic-check-spec and
-// the olm suite), so that `tools bundle validate` fails on what
-// `operator-sdk scorecard` would fail on, without a cluster. It also checks
-// that the bundle's scorecard configuration runs those six tests.
-//
-// As in operator-sdk, the custom resources checked are the CSV's
-// alm-examples.
 package scorecard
 
 import (
@@ -71,10 +63,19 @@ func (f Failure) String() string {
 // Run makes the checks of every default test against the bundle in dir and
 // returns every failure, sorted by test.
 func Run(dir string) []Failure {
+	fs := bundleValidation(dir, findCSVFile(dir))
+	fs = append(fs, Examples(dir)...)
+	sort.SliceStable(fs, func(i, j int) bool { return testOrder(fs[i].Test) < testOrder(fs[j].Test) })
+	return fs
+}
+
+// Examples makes the checks of every default test but
+// olm-bundle-validation (basic-check-spec, olm-crds-have-validation,
+// olm-crds-have-resources, olm-spec-descriptors, olm-status-descriptors)
+// and of the scorecard configuration.
+func Examples(dir string) []Failure {
 	csvFile := findCSVFile(dir)
 	var fs []Failure
-	fs = append(fs, bundleValidation(dir, csvFile)...)
-
 	b, err := apimanifests.GetBundleFromDir(dir)
 	if err != nil || b == nil || b.CSV == nil {
 		msg := "no bundle"
@@ -100,9 +101,7 @@ func Run(dir string) []Failure {
 	fs = append(fs, crdsHaveValidation(crs, b.V1CRDs, csvFile)...)
 	fs = append(fs, crdsHaveResources(b.CSV, csvFile)...)
 	fs = append(fs, descriptors(crs, b.CSV, csvFile)...)
-	fs = append(fs, checkConfig(dir)...)
-	sort.SliceStable(fs, func(i, j int) bool { return testOrder(fs[i].Test) < testOrder(fs[j].Test) })
-	return fs
+	return append(fs, checkConfig(dir)...)
 }
 
 func testOrder(t string) int {
@@ -115,38 +114,16 @@ func testOrder(t string) int {
 }
 
 // bundleValidation is olm-bundle-validation: operator-registry's format
-// check (directories, annotations, media type) and content check (kinds
-// OLM supports, objects a cluster accepts), then the default validators of
-// operator-framework/api. Their warnings are only suggestions to scorecard.
+// and content checks, then the default validators of operator-framework/api.
+// Their warnings are only suggestions to scorecard.
 func bundleValidation(dir, csvFile string) []Failure {
-	var fs []Failure
-	logger := logrus.New()
-	logger.SetOutput(io.Discard)
-	v := registrybundle.NewImageValidator(nil, logrus.NewEntry(logger))
-	add := func(file string, err error) {
-		if err == nil {
-			return
-		}
-		var errs []error
-		if verr, ok := err.(registrybundle.ValidationError); ok {
-			errs = verr.Errors
-		} else {
-			errs = []error{err}
-		}
-		for _, e := range errs {
-			fs = append(fs, Failure{Test: OLMBundleValidation, File: file, Message: e.Error()})
-		}
-	}
-	add("metadata/annotations.yaml", v.ValidateBundleFormat(dir))
+	fs := FormatAndContent(dir)
 	if len(fs) > 0 {
 		return fs
 	}
-	add("manifests", v.ValidateBundleContent(filepath.Join(dir, "manifests")))
-
 	b, err := apimanifests.GetBundleFromDir(filepath.Join(dir, "manifests"))
 	if err != nil {
-		add("manifests", err)
-		return fs
+		return append(fs, Failure{Test: OLMBundleValidation, File: "manifests", Message: err.Error()})
 	}
 	objs := []any{b, b.CSV}
 	for _, crd := range b.V1CRDs {
@@ -156,6 +133,34 @@ func bundleValidation(dir, csvFile string) []Failure {
 		for _, e := range r.Errors {
 			fs = append(fs, Failure{Test: OLMBundleValidation, File: csvFile, Field: e.Field, Message: e.Detail})
 		}
+	}
+	return fs
+}
+
+// FormatAndContent is the part of olm-bundle-validation that is
+// operator-registry's: the bundle's format (directories, annotations, media
+// type), then its content (kinds OLM supports, objects a cluster accepts).
+// bundle.Validate runs it, and the default validators once, itself.
+func FormatAndContent(dir string) []Failure {
+	var fs []Failure
+	logger := logrus.New()
+	logger.SetOutput(io.Discard)
+	v := registrybundle.NewImageValidator(nil, logrus.NewEntry(logger))
+	add := func(file string, err error) {
+		if err == nil {
+			return
+		}
+		errs := []error{err}
+		if verr, ok := err.(registrybundle.ValidationError); ok {
+			errs = verr.Errors
+		}
+		for _, e := range errs {
+			fs = append(fs, Failure{Test: OLMBundleValidation, File: file, Message: e.Error()})
+		}
+	}
+	add("metadata/annotations.yaml", v.ValidateBundleFormat(dir))
+	if len(fs) == 0 {
+		add("manifests", v.ValidateBundleContent(filepath.Join(dir, "manifests")))
 	}
 	return fs
 }

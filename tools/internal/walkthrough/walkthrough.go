@@ -1,6 +1,7 @@
 package walkthrough
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,26 +11,22 @@ import (
 	"strings"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/example-inc/memcached-operator/tools/internal/testbed"
 )
 
 // Defaults of the tutorial.
 const (
-	DefaultNamespace = "memcached-operator-system"
-	DefaultSample    = "config/samples/cache_v1_memcached.yaml"
-	sampleName       = "memcached-sample"
-	instanceLabel    = "app.kubernetes.io/instance"
+	DefaultSample = "config/samples/cache_v1_memcached.yaml"
+	sampleName    = "memcached-sample"
 )
-
-var memcachedGVR = schema.GroupVersionResource{Group: "cache.example.com", Version: "v1", Resource: "memcacheds"}
 
 // Config says where to run the walk-through.
 type Config struct {
@@ -41,12 +38,17 @@ type Config struct {
 	Sample string
 	// Dir is where the kubectl commands run.
 	Dir string
-	// Namespace the walk-through runs in; created when missing.
+	// Namespace the walk-through runs in; created when missing. Defaults to
+	// the operator's namespace, as in the tutorial.
 	Namespace string
 	// Out receives the commands and their output.
 	Out io.Writer
 	// StepTimeout bounds each wait.
 	StepTimeout time.Duration
+	// SetGet, where pods really run (a real node), adds a last step before
+	// the delete: memcached in one of the pods stores a value and returns
+	// it through a port-forward. kwok's pods run nothing to ask.
+	SetGet bool
 }
 
 func (c *Config) defaults() {
@@ -54,7 +56,7 @@ func (c *Config) defaults() {
 		c.Sample = DefaultSample
 	}
 	if c.Namespace == "" {
-		c.Namespace = DefaultNamespace
+		c.Namespace = testbed.OperatorNamespace
 	}
 	if c.Kubectl == "" {
 		c.Kubectl = "kubectl"
@@ -68,9 +70,11 @@ func (c *Config) defaults() {
 }
 
 type runner struct {
-	cfg     Config
-	kube    kubernetes.Interface
-	dynamic dynamic.Interface
+	cfg        Config
+	restConfig *rest.Config
+	client     client.Client
+	memcacheds testbed.MemcachedClient
+	kubectl    Kubectl
 }
 
 // Run performs the walk-through and returns the first step that failed.
@@ -80,71 +84,69 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("loading kubeconfig %s: %w", cfg.Kubeconfig, err)
 	}
-	r := &runner{cfg: cfg}
-	if r.kube, err = kubernetes.NewForConfig(restConfig); err != nil {
-		return fmt.Errorf("creating a client: %w", err)
+	c, err := testbed.NewClient(restConfig)
+	if err != nil {
+		return err
 	}
-	if r.dynamic, err = dynamic.NewForConfig(restConfig); err != nil {
-		return fmt.Errorf("creating a client: %w", err)
+	r := &runner{
+		cfg: cfg, restConfig: restConfig, client: c, memcacheds: testbed.Memcacheds(c, cfg.Namespace),
+		kubectl: Kubectl{Path: cfg.Kubectl, Kubeconfig: cfg.Kubeconfig, Dir: cfg.Dir, Out: cfg.Out},
 	}
 	return r.run(ctx)
 }
 
 func (r *runner) run(ctx context.Context) error {
 	ns := r.cfg.Namespace
-	if err := r.ensureNamespace(ctx); err != nil {
+	if err := testbed.EnsureNamespaces(ctx, r.client, ns); err != nil {
 		return err
 	}
 
 	r.say("Create the sample Memcached (size 3)")
-	if err := r.kubectl("apply", "-f", r.cfg.Sample, "-n", ns); err != nil {
+	if err := r.kubectl.Run(nil, "apply", "-f", r.cfg.Sample, "-n", ns); err != nil {
 		return err
 	}
 	if err := r.waitForSize(ctx, 3); err != nil {
 		return err
 	}
 	r.say("The operator created a Deployment of the right size")
-	if err := r.kubectl("get", "deployments", "-n", ns); err != nil {
+	if err := r.kubectl.Run(nil, "get", "deployments", "-n", ns); err != nil {
 		return err
 	}
 	r.say("Its pods, and the CR's status listing their names")
-	if err := r.kubectl("get", "pods", "-n", ns); err != nil {
+	if err := r.kubectl.Run(nil, "get", "pods", "-n", ns); err != nil {
 		return err
 	}
-	if err := r.kubectl("get", "memcached/"+sampleName, "-o", "yaml", "-n", ns); err != nil {
+	if err := r.kubectl.Run(nil, "get", "memcached/"+sampleName, "-o", "yaml", "-n", ns); err != nil {
 		return err
 	}
 
 	r.say("Resize to 5")
-	if err := r.kubectl("patch", "memcached", sampleName, "-p", `{"spec":{"size": 5}}`, "--type=merge", "-n", ns); err != nil {
+	if err := r.kubectl.Run(nil, "patch", "memcached", sampleName, "-p", `{"spec":{"size": 5}}`, "--type=merge", "-n", ns); err != nil {
 		return err
 	}
 	if err := r.waitForSize(ctx, 5); err != nil {
 		return err
 	}
-	if err := r.kubectl("get", "deployments", "-n", ns); err != nil {
+	if err := r.kubectl.Run(nil, "get", "deployments", "-n", ns); err != nil {
 		return err
 	}
-	if err := r.kubectl("get", "memcached", "-n", ns); err != nil {
+	if err := r.kubectl.Run(nil, "get", "memcached", "-n", ns); err != nil {
 		return err
+	}
+	if r.cfg.SetGet {
+		if err := r.setGet(ctx); err != nil {
+			return err
+		}
 	}
 
 	r.say("Delete the CR: everything it owned goes with it")
-	if err := r.kubectl("delete", "-f", r.cfg.Sample, "-n", ns); err != nil {
+	if err := r.kubectl.Run(nil, "delete", "-f", r.cfg.Sample, "-n", ns); err != nil {
 		return err
 	}
 	if err := r.waitForGone(ctx); err != nil {
 		return err
 	}
-	return r.kubectl("get", "memcached,deployments,pods", "-n", ns)
-}
-
-func (r *runner) ensureNamespace(ctx context.Context) error {
-	_, err := r.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: r.cfg.Namespace}}, metav1.CreateOptions{})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("creating namespace %s: %w", r.cfg.Namespace, err)
-	}
-	return nil
+	return r.kubectl.Run(nil, "get", "memcached,deployments,pods", "-n", ns)
 }
 
 // waitForSize waits until the Deployment has size ready replicas and the
@@ -152,7 +154,8 @@ func (r *runner) ensureNamespace(ctx context.Context) error {
 func (r *runner) waitForSize(ctx context.Context, size int32) error {
 	var last string
 	err := r.poll(ctx, func(ctx context.Context) (bool, error) {
-		d, err := r.kube.AppsV1().Deployments(r.cfg.Namespace).Get(ctx, sampleName, metav1.GetOptions{})
+		d := &appsv1.Deployment{}
+		err := r.client.Get(ctx, client.ObjectKey{Namespace: r.cfg.Namespace, Name: sampleName}, d)
 		if apierrors.IsNotFound(err) {
 			last = "Deployment " + sampleName + " does not exist"
 			return false, nil
@@ -168,10 +171,11 @@ func (r *runner) waitForSize(ctx context.Context, size int32) error {
 		if err != nil {
 			return false, err
 		}
-		nodes, err := r.statusNodes(ctx)
+		m, err := r.memcacheds.Get(ctx, sampleName)
 		if err != nil {
-			return false, err
+			return false, fmt.Errorf("getting memcached %s: %w", sampleName, err)
 		}
+		nodes := m.Status.Nodes
 		if len(pods) != int(size) || !slices.Equal(nodes, pods) {
 			last = fmt.Sprintf("status.nodes = %v, running pods = %v", nodes, pods)
 			return false, nil
@@ -189,25 +193,25 @@ func (r *runner) waitForSize(ctx context.Context, size int32) error {
 func (r *runner) waitForGone(ctx context.Context) error {
 	var last string
 	err := r.poll(ctx, func(ctx context.Context) (bool, error) {
-		_, err := r.dynamic.Resource(memcachedGVR).Namespace(r.cfg.Namespace).Get(ctx, sampleName, metav1.GetOptions{})
+		_, err := r.memcacheds.Get(ctx, sampleName)
 		if err == nil {
 			last = "the Memcached still exists"
 			return false, nil
 		} else if !apierrors.IsNotFound(err) {
 			return false, err
 		}
-		_, err = r.kube.AppsV1().Deployments(r.cfg.Namespace).Get(ctx, sampleName, metav1.GetOptions{})
+		err = r.client.Get(ctx, client.ObjectKey{Namespace: r.cfg.Namespace, Name: sampleName}, &appsv1.Deployment{})
 		if err == nil {
 			last = "Deployment " + sampleName + " still exists"
 			return false, nil
 		} else if !apierrors.IsNotFound(err) {
 			return false, err
 		}
-		pods, err := r.kube.CoreV1().Pods(r.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: instanceLabel + "=" + sampleName})
+		pods, err := r.pods(ctx)
 		if err != nil {
 			return false, err
 		}
-		if n := len(pods.Items); n > 0 {
+		if n := len(pods); n > 0 {
 			last = fmt.Sprintf("%d pods remain", n)
 			return false, nil
 		}
@@ -220,28 +224,26 @@ func (r *runner) waitForGone(ctx context.Context) error {
 	return nil
 }
 
+// pods lists the sample's pods, by the instance label the operator sets.
+func (r *runner) pods(ctx context.Context) ([]corev1.Pod, error) {
+	pods := &corev1.PodList{}
+	err := r.client.List(ctx, pods, client.InNamespace(r.cfg.Namespace), client.MatchingLabels{testbed.InstanceLabel: sampleName})
+	return pods.Items, err
+}
+
 func (r *runner) runningPods(ctx context.Context) ([]string, error) {
-	pods, err := r.kube.CoreV1().Pods(r.cfg.Namespace).List(ctx, metav1.ListOptions{LabelSelector: instanceLabel + "=" + sampleName})
+	pods, err := r.pods(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var names []string
-	for _, p := range pods.Items {
+	for _, p := range pods {
 		if p.DeletionTimestamp == nil && p.Status.Phase == corev1.PodRunning {
 			names = append(names, p.Name)
 		}
 	}
 	slices.Sort(names)
 	return names, nil
-}
-
-func (r *runner) statusNodes(ctx context.Context) ([]string, error) {
-	m, err := r.dynamic.Resource(memcachedGVR).Namespace(r.cfg.Namespace).Get(ctx, sampleName, metav1.GetOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("getting memcached %s: %w", sampleName, err)
-	}
-	nodes, _, err := unstructured.NestedStringSlice(m.Object, "status", "nodes")
-	return nodes, err
 }
 
 func (r *runner) poll(ctx context.Context, done wait.ConditionWithContextFunc) error {
@@ -256,12 +258,28 @@ func (r *runner) say(step string) {
 	fmt.Fprintf(r.cfg.Out, "\n## %s\n", step)
 }
 
-// kubectl runs one of the tutorial's commands and prints it with its output.
-func (r *runner) kubectl(args ...string) error {
-	fmt.Fprintf(r.cfg.Out, "$ kubectl %s\n", quote(args))
-	cmd := exec.Command(r.cfg.Kubectl, append([]string{"--kubeconfig", r.cfg.Kubeconfig}, args...)...)
-	cmd.Dir = r.cfg.Dir
-	cmd.Stdout, cmd.Stderr = r.cfg.Out, r.cfg.Out
+// Kubectl runs the commands a user of the tutorial types against one
+// cluster, printing each as typed with its output.
+type Kubectl struct {
+	// Path is the kubectl binary.
+	Path string
+	// Kubeconfig of the cluster.
+	Kubeconfig string
+	// Dir is where the commands run.
+	Dir string
+	// Out receives the commands and their output.
+	Out io.Writer
+}
+
+// Run runs kubectl with args, and input on its standard input when not nil.
+func (k Kubectl) Run(input []byte, args ...string) error {
+	fmt.Fprintf(k.Out, "$ kubectl %s\n", quote(args))
+	cmd := exec.Command(k.Path, append([]string{"--kubeconfig", k.Kubeconfig}, args...)...)
+	cmd.Dir = k.Dir
+	if input != nil {
+		cmd.Stdin = bytes.NewReader(input)
+	}
+	cmd.Stdout, cmd.Stderr = k.Out, k.Out
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("kubectl %s: %w", quote(args), err)
 	}

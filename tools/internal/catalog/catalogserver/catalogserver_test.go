@@ -33,7 +33,7 @@ const pkg = "memcached-operator"
 func name(v string) string { return pkg + ".v" + v }
 
 // TestServeAnswersAsOLMAsks renders a three-release catalog (0.1.0 and 0.1.1
-// in alpha; 0.2.0 in alpha and stable) from fixture bundle directories,
+// in candidate; 0.2.0 in candidate and stable) from fixture bundle directories,
 // serves it on loopback, and queries it as OLM's resolver does: packages,
 // channel heads, and every version's upgrade path to its channel head.
 func TestServeAnswersAsOLMAsks(t *testing.T) {
@@ -42,7 +42,7 @@ func TestServeAnswersAsOLMAsks(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			root := t.TempDir()
-			template, releasesDir, err := fixture.WriteRepo(root, "alpha", fixture.ThreeReleases()...)
+			template, releasesDir, err := fixture.WriteRepo(root, fixture.ThreeReleases()...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -137,7 +137,7 @@ func checkRegistry(ctx context.Context, t *testing.T, c api.RegistryClient, embe
 	for _, ch := range p.GetChannels() {
 		heads[ch.GetName()] = ch.GetCsvName()
 	}
-	if p.GetDefaultChannelName() != "alpha" || heads["alpha"] != name("0.2.0") || heads["stable"] != name("0.2.0") || len(heads) != 2 {
+	if p.GetDefaultChannelName() != "stable-v0" || heads["candidate-v0"] != name("0.2.0") || heads["stable-v0"] != name("0.2.0") || len(heads) != 2 {
 		t.Fatalf("GetPackage = default %q, heads %v", p.GetDefaultChannelName(), heads)
 	}
 
@@ -165,12 +165,14 @@ func checkRegistry(ctx context.Context, t *testing.T, c api.RegistryClient, embe
 		}
 	}
 
-	// Every version's upgrade path along replaces, to its channel's head.
-	paths := map[string][]string{
-		"alpha/0.1.0":  {name("0.1.0"), name("0.1.1"), name("0.2.0")},
-		"alpha/0.1.1":  {name("0.1.1"), name("0.2.0")},
-		"alpha/0.2.0":  {name("0.2.0")},
-		"stable/0.2.0": {name("0.2.0")},
+	// Every version's upgrade path along replaces and skips, to its
+	// channel's head. 0.1.1 and 0.2.0 both skip 0.1.0, and the registry
+	// answers with either.
+	paths := map[string][][]string{
+		"candidate-v0/0.1.0": {{name("0.1.0"), name("0.1.1"), name("0.2.0")}, {name("0.1.0"), name("0.2.0")}},
+		"candidate-v0/0.1.1": {{name("0.1.1"), name("0.2.0")}},
+		"candidate-v0/0.2.0": {{name("0.2.0")}},
+		"stable-v0/0.2.0":    {{name("0.2.0")}},
 	}
 	for key, want := range paths {
 		ch, v, _ := strings.Cut(key, "/")
@@ -186,13 +188,13 @@ func checkRegistry(ctx context.Context, t *testing.T, c api.RegistryClient, embe
 				t.Fatalf("upgrade path from %s loops: %v", key, path)
 			}
 		}
-		if !slices.Equal(path, want) || path[len(path)-1] != heads[ch] {
+		if !slices.ContainsFunc(want, func(w []string) bool { return slices.Equal(path, w) }) || path[len(path)-1] != heads[ch] {
 			t.Errorf("upgrade path from %s = %v, want %v", key, path, want)
 		}
 	}
 
-	// GetChannelEntriesThatReplace: who replaces 0.1.0, in every channel.
-	stream, err := c.GetChannelEntriesThatReplace(ctx, &api.GetAllReplacementsRequest{CsvName: name("0.1.0")})
+	// GetChannelEntriesThatReplace: who replaces 0.1.1, in every channel.
+	stream, err := c.GetChannelEntriesThatReplace(ctx, &api.GetAllReplacementsRequest{CsvName: name("0.1.1")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,13 +209,13 @@ func checkRegistry(ctx context.Context, t *testing.T, c api.RegistryClient, embe
 		}
 		got = append(got, e.GetChannelName()+"/"+e.GetBundleName()+" replaces "+e.GetReplaces())
 	}
-	if !slices.Equal(got, []string{"alpha/" + name("0.1.1") + " replaces " + name("0.1.0")}) {
-		t.Errorf("GetChannelEntriesThatReplace(0.1.0) = %v", got)
+	if !slices.Equal(got, []string{"candidate-v0/" + name("0.2.0") + " replaces " + name("0.1.1")}) {
+		t.Errorf("GetChannelEntriesThatReplace(0.1.1) = %v", got)
 	}
 
-	// OLM's resolver also honours skipRange: from every version, the newest
-	// bundle of the channel that replaces, skips or skipRange-covers it is
-	// where one upgrade step leads. 0.1.0 goes straight to 0.2.0.
+	// OLM's resolver: from every version, the newest bundle of the channel
+	// that replaces, skips or skipRange-covers it is where one upgrade step
+	// leads. 0.1.0 goes straight to 0.2.0.
 	lb, err := c.ListBundles(ctx, &api.ListBundlesRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -229,7 +231,7 @@ func checkRegistry(ctx context.Context, t *testing.T, c api.RegistryClient, embe
 		}
 		bundles = append(bundles, b)
 	}
-	if len(bundles) != 4 { // 3 in alpha, 1 in stable
+	if len(bundles) != 4 { // 3 in candidate-v0, 1 in stable-v0
 		t.Fatalf("ListBundles returned %d bundles", len(bundles))
 	}
 	step := func(ch, v string) string {
@@ -250,10 +252,10 @@ func checkRegistry(ctx context.Context, t *testing.T, c api.RegistryClient, embe
 		return best
 	}
 	for _, tc := range []struct{ ch, from, to string }{
-		{"alpha", "0.1.0", name("0.2.0")},
-		{"alpha", "0.1.1", name("0.2.0")},
-		{"alpha", "0.2.0", ""},
-		{"stable", "0.2.0", ""},
+		{"candidate-v0", "0.1.0", name("0.2.0")},
+		{"candidate-v0", "0.1.1", name("0.2.0")},
+		{"candidate-v0", "0.2.0", ""},
+		{"stable-v0", "0.2.0", ""},
 	} {
 		if got := step(tc.ch, tc.from); got != tc.to {
 			t.Errorf("resolver step from %s in %s = %q, want %q", tc.from, tc.ch, got, tc.to)

@@ -12,7 +12,7 @@ import (
 	"github.com/operator-framework/operator-registry/alpha/declcfg"
 	"github.com/operator-framework/operator-registry/alpha/property"
 
-	"github.com/example-inc/memcached-operator/tools/internal/catalog/problem"
+	"github.com/example-inc/memcached-operator/tools/internal/problem"
 )
 
 // EdgeKind says which channel entry field makes an upgrade edge.
@@ -91,6 +91,13 @@ func Analyze(cfg *declcfg.DeclarativeConfig) (*Graph, problem.List) {
 	}
 	sort.Strings(pkgNames)
 
+	for _, p := range cfg.Packages {
+		if p.DefaultChannel == "" {
+			problems.Add(problem.Problem{Package: p.Name, Field: "defaultChannel", Message: "must be set: the channel a Subscription without a channel follows"})
+		} else if !slices.ContainsFunc(channelsByPkg[p.Name], func(c declcfg.Channel) bool { return c.Name == p.DefaultChannel }) {
+			problems.Add(problem.Problem{Package: p.Name, Field: "defaultChannel", Message: fmt.Sprintf("%q is not a channel of the package (its channels: %s)", p.DefaultChannel, strings.Join(channelNames(channelsByPkg[p.Name]), ", "))})
+		}
+	}
 	for _, pkg := range pkgNames {
 		channels := channelsByPkg[pkg]
 		sort.SliceStable(channels, func(i, j int) bool { return channels[i].Name < channels[j].Name })
@@ -122,6 +129,15 @@ func Analyze(cfg *declcfg.DeclarativeConfig) (*Graph, problem.List) {
 		}
 	}
 	return g, problems
+}
+
+func channelNames(channels []declcfg.Channel) []string {
+	names := make([]string, 0, len(channels))
+	for _, c := range channels {
+		names = append(names, c.Name)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // Check is Analyze without the graph.
@@ -165,109 +181,117 @@ type channelGraph struct {
 	// targeted marks entries some other entry replaces or skips (OLM's and
 	// opm's definition of "not the head").
 	targeted map[string]bool
+	bundles  map[string]bool // the package's bundles
+	problems *problem.List
 }
 
 func newChannelGraph(pkg string, ch declcfg.Channel, bundles map[string]bool, versions map[string]semver.Version, problems *problem.List) *channelGraph {
-	cg := &channelGraph{pkg: pkg, name: ch.Name, index: map[string]int{}, versions: versions, targeted: map[string]bool{}}
-	at := func(bundle, field string) problem.Problem {
-		return problem.Problem{Package: pkg, Channel: ch.Name, Bundle: bundle, Field: field}
-	}
+	cg := &channelGraph{pkg: pkg, name: ch.Name, index: map[string]int{}, versions: versions, targeted: map[string]bool{}, bundles: bundles, problems: problems}
 	for i, e := range ch.Entries {
 		_, dup := cg.index[e.Name]
 		switch {
 		case e.Name == "":
-			problems.Addf(at("", fmt.Sprintf("entries[%d].name", i)), "empty entry name")
+			problems.Addf(cg.at("", fmt.Sprintf("entries[%d].name", i)), "empty entry name")
 			continue
 		case dup:
-			problems.Addf(at(e.Name, "entries"), "listed more than once in the channel")
+			problems.Addf(cg.at(e.Name, "entries"), "listed more than once in the channel")
 			continue
 		case !bundles[e.Name]:
-			problems.Addf(at(e.Name, "entries"), "no olm.bundle of that name in package %q", pkg)
+			problems.Addf(cg.at(e.Name, "entries"), "no olm.bundle of that name in package %q", pkg)
 		}
 		cg.index[e.Name] = len(cg.entries)
 		cg.entries = append(cg.entries, e)
 	}
 	cg.in = make([][]int, len(cg.entries))
 	cg.out = make([][]int, len(cg.entries))
-
-	addEdge := func(from, to string, kind EdgeKind) {
-		cg.edges = append(cg.edges, Edge{Package: pkg, Channel: ch.Name, From: from, To: to, Kind: kind})
-		i := len(cg.edges) - 1
-		cg.in[cg.index[to]] = append(cg.in[cg.index[to]], i)
-		cg.out[cg.index[from]] = append(cg.out[cg.index[from]], i)
-	}
-	// target checks the target of a replaces or skips edge and adds the edge.
-	target := func(e declcfg.ChannelEntry, t string, kind EdgeKind, field string) {
-		cg.targeted[t] = true
-		switch {
-		case t == e.Name:
-			problems.Addf(at(e.Name, field), "upgrade loop: the bundle %s itself", kind)
-			return
-		case !bundles[t]:
-			problems.Addf(at(e.Name, field), "%s %q, which is no bundle of package %q", kind, t, pkg)
-			return
-		}
-		v, vok := versions[e.Name]
-		tv, tok := versions[t]
-		if vok && tok && !tv.LT(v) {
-			problems.Addf(at(e.Name, field), "%s %q, whose version %s is not older than %s: that edge would be a downgrade", kind, t, tv, v)
-		}
-		if _, ok := cg.index[t]; !ok {
-			if kind == KindReplaces {
-				problems.Addf(at(e.Name, field), "replaces %q, which is not an entry of channel %q: the channel's replaces chain is broken there", t, ch.Name)
-			}
-			return
-		}
-		addEdge(t, e.Name, kind)
-	}
-
 	for _, e := range cg.entries {
 		if e.Replaces != "" {
-			target(e, e.Replaces, KindReplaces, "replaces")
+			cg.target(e, e.Replaces, KindReplaces, "replaces")
 		}
 		for i, s := range e.Skips {
 			if s == "" {
-				problems.Addf(at(e.Name, fmt.Sprintf("skips[%d]", i)), "empty bundle name")
+				problems.Addf(cg.at(e.Name, fmt.Sprintf("skips[%d]", i)), "empty bundle name")
 				continue
 			}
-			target(e, s, KindSkips, fmt.Sprintf("skips[%d]", i))
+			cg.target(e, s, KindSkips, fmt.Sprintf("skips[%d]", i))
 		}
-		if e.SkipRange == "" {
-			continue
-		}
-		r, err := semver.ParseRange(e.SkipRange)
-		if err != nil {
-			problems.Addf(at(e.Name, "skipRange"), "%q does not parse as a semver range: %v", e.SkipRange, err)
-			continue
-		}
-		if !Bounded(r) {
-			problems.Addf(at(e.Name, "skipRange"), "%q has no upper bound: it would also skip every later release; end it below the bundle's own version (\"<%s\")", e.SkipRange, versionOr(versions, e.Name, "X.Y.Z"))
-		}
-		v, vok := versions[e.Name]
-		if vok && r(v) {
-			problems.Addf(at(e.Name, "skipRange"), "%q holds the bundle's own version %s: upgrade loop", e.SkipRange, v)
-		}
-		if e.Replaces != "" {
-			if rv, ok := versions[e.Replaces]; ok && !r(rv) {
-				problems.Addf(at(e.Name, "skipRange"), "%q does not hold %s, the version of the replaced bundle %q: skipRange and replaces disagree", e.SkipRange, rv, e.Replaces)
-			}
-		}
-		var newer []string
-		for _, o := range cg.entries {
-			ov, ok := versions[o.Name]
-			if !ok || o.Name == e.Name || !r(ov) {
-				continue
-			}
-			if vok && v.LT(ov) {
-				newer = append(newer, o.Name)
-			}
-			addEdge(o.Name, e.Name, KindSkipRange)
-		}
-		if len(newer) > 0 {
-			problems.Addf(at(e.Name, "skipRange"), "%q holds newer bundles of the channel (%s): those edges would be downgrades", e.SkipRange, strings.Join(newer, ", "))
+		if e.SkipRange != "" {
+			cg.skipRange(e)
 		}
 	}
 	return cg
+}
+
+func (cg *channelGraph) at(bundle, field string) problem.Problem {
+	return problem.Problem{Package: cg.pkg, Channel: cg.name, Bundle: bundle, Field: field}
+}
+
+func (cg *channelGraph) addEdge(from, to string, kind EdgeKind) {
+	cg.edges = append(cg.edges, Edge{Package: cg.pkg, Channel: cg.name, From: from, To: to, Kind: kind})
+	i := len(cg.edges) - 1
+	cg.in[cg.index[to]] = append(cg.in[cg.index[to]], i)
+	cg.out[cg.index[from]] = append(cg.out[cg.index[from]], i)
+}
+
+// target checks the target t of a replaces or skips of e and adds the edge.
+func (cg *channelGraph) target(e declcfg.ChannelEntry, t string, kind EdgeKind, field string) {
+	cg.targeted[t] = true
+	switch {
+	case t == e.Name:
+		cg.problems.Addf(cg.at(e.Name, field), "upgrade loop: the bundle %s itself", kind)
+		return
+	case !cg.bundles[t]:
+		// A pruned release: opm accepts it and OLM resolves the channel
+		// without it. No edge; a mistyped name leaves the bundle it should
+		// have named as a second head.
+		return
+	}
+	v, vok := cg.versions[e.Name]
+	tv, tok := cg.versions[t]
+	if vok && tok && !tv.LT(v) {
+		cg.problems.Addf(cg.at(e.Name, field), "%s %q, whose version %s is not older than %s: that edge would be a downgrade", kind, t, tv, v)
+	}
+	if _, ok := cg.index[t]; !ok {
+		if kind == KindReplaces {
+			cg.problems.Addf(cg.at(e.Name, field), "replaces %q, which is not an entry of channel %q: the channel's replaces chain is broken there", t, cg.name)
+		}
+		return
+	}
+	cg.addEdge(t, e.Name, kind)
+}
+
+// skipRange checks the skipRange of e and adds an edge from every entry it holds.
+func (cg *channelGraph) skipRange(e declcfg.ChannelEntry) {
+	at := cg.at(e.Name, "skipRange")
+	r, err := semver.ParseRange(e.SkipRange)
+	if err != nil {
+		cg.problems.Addf(at, "%q does not parse as a semver range: %v", e.SkipRange, err)
+		return
+	}
+	if !Bounded(r) {
+		cg.problems.Addf(at, "%q has no upper bound: it would also skip every later release; end it below the bundle's own version (\"<%s\")", e.SkipRange, versionOr(cg.versions, e.Name, "X.Y.Z"))
+	}
+	v, vok := cg.versions[e.Name]
+	if vok && r(v) {
+		cg.problems.Addf(at, "%q holds the bundle's own version %s: upgrade loop", e.SkipRange, v)
+	}
+	if rv, ok := cg.versions[e.Replaces]; e.Replaces != "" && ok && !r(rv) {
+		cg.problems.Addf(at, "%q does not hold %s, the version of the replaced bundle %q: skipRange and replaces disagree", e.SkipRange, rv, e.Replaces)
+	}
+	var newer []string
+	for _, o := range cg.entries {
+		ov, ok := cg.versions[o.Name]
+		if !ok || o.Name == e.Name || !r(ov) {
+			continue
+		}
+		if vok && v.LT(ov) {
+			newer = append(newer, o.Name)
+		}
+		cg.addEdge(o.Name, e.Name, KindSkipRange)
+	}
+	if len(newer) > 0 {
+		cg.problems.Addf(at, "%q holds newer bundles of the channel (%s): those edges would be downgrades", e.SkipRange, strings.Join(newer, ", "))
+	}
 }
 
 func versionOr(versions map[string]semver.Version, name, def string) string {
@@ -383,62 +407,67 @@ func (cg *channelGraph) checkLoops(problems *problem.List) {
 			strongConnect(v)
 		}
 	}
-
 	for _, comp := range components {
-		in := map[int]bool{}
-		for _, v := range comp {
-			in[v] = true
-		}
-		// Start from the lowest-named member, find the shortest way back to it.
-		start := slices.MinFunc(comp, func(a, b int) int { return strings.Compare(cg.entries[a].Name, cg.entries[b].Name) })
-		prevEdge := map[int]int{}
-		queue := []int{start}
-		seen := map[int]bool{start: true}
-		var closing = -1
-		for len(queue) > 0 && closing < 0 {
-			v := queue[0]
-			queue = queue[1:]
-			for _, ei := range cg.out[v] {
-				w := cg.index[cg.edges[ei].To]
-				if !in[w] {
-					continue
-				}
-				if w == start {
-					closing = ei
-					break
-				}
-				if !seen[w] {
-					seen[w] = true
-					prevEdge[w] = ei
-					queue = append(queue, w)
-				}
+		cg.reportLoop(comp, problems)
+	}
+}
+
+// reportLoop reports the shortest cycle through the lowest-named member of
+// a strongly connected component.
+func (cg *channelGraph) reportLoop(comp []int, problems *problem.List) {
+	in := map[int]bool{}
+	for _, v := range comp {
+		in[v] = true
+	}
+	// Start from the lowest-named member, find the shortest way back to it.
+	start := slices.MinFunc(comp, func(a, b int) int { return strings.Compare(cg.entries[a].Name, cg.entries[b].Name) })
+	prevEdge := map[int]int{}
+	queue := []int{start}
+	seen := map[int]bool{start: true}
+	var closing = -1
+	for len(queue) > 0 && closing < 0 {
+		v := queue[0]
+		queue = queue[1:]
+		for _, ei := range cg.out[v] {
+			w := cg.index[cg.edges[ei].To]
+			if !in[w] {
+				continue
 			}
-		}
-		var path []Edge
-		for ei := closing; ei >= 0; {
-			e := cg.edges[ei]
-			path = append(path, e)
-			from := cg.index[e.From]
-			if from == start {
+			if w == start {
+				closing = ei
 				break
 			}
-			ei = prevEdge[from]
-		}
-		slices.Reverse(path)
-		var b strings.Builder
-		b.WriteString(cg.entries[start].Name)
-		kinds := map[EdgeKind]bool{}
-		for _, e := range path {
-			fmt.Fprintf(&b, " -> %s (by its %s)", e.To, e.Kind)
-			kinds[e.Kind] = true
-		}
-		var fields []string
-		for _, k := range []EdgeKind{KindReplaces, KindSkips, KindSkipRange} {
-			if kinds[k] {
-				fields = append(fields, string(k))
+			if !seen[w] {
+				seen[w] = true
+				prevEdge[w] = ei
+				queue = append(queue, w)
 			}
 		}
-		problems.Addf(problem.Problem{Package: cg.pkg, Channel: cg.name, Bundle: cg.entries[start].Name, Field: strings.Join(fields, "/")},
-			"upgrade loop: %s", b.String())
 	}
+	var path []Edge
+	for ei := closing; ei >= 0; {
+		e := cg.edges[ei]
+		path = append(path, e)
+		from := cg.index[e.From]
+		if from == start {
+			break
+		}
+		ei = prevEdge[from]
+	}
+	slices.Reverse(path)
+	var b strings.Builder
+	b.WriteString(cg.entries[start].Name)
+	kinds := map[EdgeKind]bool{}
+	for _, e := range path {
+		fmt.Fprintf(&b, " -> %s (by its %s)", e.To, e.Kind)
+		kinds[e.Kind] = true
+	}
+	var fields []string
+	for _, k := range []EdgeKind{KindReplaces, KindSkips, KindSkipRange} {
+		if kinds[k] {
+			fields = append(fields, string(k))
+		}
+	}
+	problems.Addf(problem.Problem{Package: cg.pkg, Channel: cg.name, Bundle: cg.entries[start].Name, Field: strings.Join(fields, "/")},
+		"upgrade loop: %s", b.String())
 }

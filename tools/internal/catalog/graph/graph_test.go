@@ -4,69 +4,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/blang/semver/v4"
 	"github.com/operator-framework/operator-registry/alpha/declcfg"
 	"github.com/operator-framework/operator-registry/alpha/property"
 
-	"github.com/example-inc/memcached-operator/tools/internal/catalog/problem"
+	"github.com/example-inc/memcached-operator/tools/internal/problem"
 )
-
-func TestSkipRange(t *testing.T) {
-	tests := []struct{ replaced, v, want string }{
-		{"0.1.0", "0.2.0", ">=0.1.0 <0.2.0"},
-		{"0.1.0", "0.1.1", ">=0.1.0 <0.1.1"},
-		{"0.1.1", "0.1.2", ">=0.1.0 <0.1.2"},
-		{"0.3.2", "1.0.0", ">=0.3.0 <1.0.0"},
-		{"0.2.0-rc.1", "0.2.0", ">=0.2.0-rc.1 <0.2.0"},
-		{"0.1.0+build.1", "0.2.0+build.2", ">=0.1.0 <0.2.0"},
-	}
-	for _, tt := range tests {
-		got := SkipRange(semver.MustParse(tt.replaced), semver.MustParse(tt.v))
-		if got != tt.want {
-			t.Errorf("SkipRange(%s, %s) = %q, want %q", tt.replaced, tt.v, got, tt.want)
-		}
-		r := semver.MustParseRange(got)
-		if !r(semver.MustParse(tt.replaced)) || r(semver.MustParse(tt.v)) || !Bounded(r) {
-			t.Errorf("SkipRange(%s, %s) = %q must hold the replaced version, not the new one, and be bounded", tt.replaced, tt.v, got)
-		}
-	}
-}
-
-func TestEntries(t *testing.T) {
-	rels := []Release{
-		{"op.v0.2.0", semver.MustParse("0.2.0")},
-		{"op.v0.1.0", semver.MustParse("0.1.0")},
-		{"op.v0.1.1", semver.MustParse("0.1.1")},
-	}
-	got, err := Entries(rels)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []declcfg.ChannelEntry{
-		{Name: "op.v0.1.0"},
-		{Name: "op.v0.1.1", Replaces: "op.v0.1.0", SkipRange: ">=0.1.0 <0.1.1"},
-		{Name: "op.v0.2.0", Replaces: "op.v0.1.1", SkipRange: ">=0.1.0 <0.2.0"},
-	}
-	if len(got) != len(want) {
-		t.Fatalf("Entries = %+v, want %+v", got, want)
-	}
-	for i := range want {
-		if got[i].Name != want[i].Name || got[i].Replaces != want[i].Replaces || got[i].SkipRange != want[i].SkipRange || len(got[i].Skips) != 0 {
-			t.Errorf("entry %d = %+v, want %+v", i, got[i], want[i])
-		}
-	}
-
-	if _, err := Entries([]Release{{"a", semver.MustParse("0.1.0+a")}, {"b", semver.MustParse("0.1.0+b")}}); err == nil ||
-		!strings.Contains(err.Error(), "build metadata") {
-		t.Errorf("Entries with versions differing only in build metadata: err = %v, want a build metadata error", err)
-	}
-
-	// The computed graph passes the checks.
-	cfg := catalogOf(map[string]string{"op.v0.1.0": "0.1.0", "op.v0.1.1": "0.1.1", "op.v0.2.0": "0.2.0"}, channel("alpha", got...))
-	if p := Check(cfg); len(p) > 0 {
-		t.Errorf("computed entries fail the checks: %v", p.Err("graph"))
-	}
-}
 
 // catalogOf builds a one-package catalog: bundles by name → version.
 func catalogOf(bundles map[string]string, channels ...declcfg.Channel) *declcfg.DeclarativeConfig {
@@ -156,18 +98,45 @@ func TestCheckSkipRangeLoop(t *testing.T) {
 	expectProblem(t, Check(cfg), "op.v0.1.0", "replaces/skipRange", "upgrade loop")
 }
 
-func TestCheckMissingReplacesTarget(t *testing.T) {
+func TestCheckMistypedReplacesTarget(t *testing.T) {
 	cfg := catalogOf(threeBundles, channel("alpha",
 		declcfg.ChannelEntry{Name: "op.v0.1.0"},
 		declcfg.ChannelEntry{Name: "op.v0.1.1", Replaces: "op.v0.1.0"},
 		declcfg.ChannelEntry{Name: "op.v0.2.0", Replaces: "op.v0.1.9", Skips: []string{"op.v0.0.1"}},
 	))
 	p := Check(cfg)
-	expectProblem(t, p, "op.v0.2.0", "replaces", `"op.v0.1.9", which is no bundle`)
-	expectProblem(t, p, "op.v0.2.0", "skips[0]", `"op.v0.0.1", which is no bundle`)
-	// With its replaces pointing nowhere, 0.2.0 is a second head.
-	if !strings.Contains(p.Err("graph").Error(), "2 channel heads (op.v0.1.1, op.v0.2.0)") {
-		t.Errorf("want a two-heads problem, got %v", p.Err("graph"))
+	// A target that is not in the catalog may be a pruned release; with its
+	// replaces pointing nowhere, 0.2.0 is a second head.
+	if len(p) != 1 || !strings.Contains(p.Err("graph").Error(), "2 channel heads (op.v0.1.1, op.v0.2.0)") {
+		t.Errorf("want only a two-heads problem, got %v", p.Err("graph"))
+	}
+}
+
+// TestCheckPrunedOldestRelease is input 6 of issue 13: the oldest release
+// was pruned (its olm.bundle and channel entry removed) while the next one
+// still replaces and skips it. opm accepts that and OLM resolves it.
+func TestCheckPrunedOldestRelease(t *testing.T) {
+	cfg := catalogOf(map[string]string{"op.v0.1.1": "0.1.1", "op.v0.2.0": "0.2.0"}, channel("alpha",
+		declcfg.ChannelEntry{Name: "op.v0.1.1", Replaces: "op.v0.1.0"},
+		declcfg.ChannelEntry{Name: "op.v0.2.0", Replaces: "op.v0.1.1", Skips: []string{"op.v0.1.0"}, SkipRange: ">=0.1.0 <0.2.0"},
+	))
+	if p := Check(cfg); len(p) != 0 {
+		t.Errorf("a pruned oldest release is refused: %v", p.Err("graph"))
+	}
+}
+
+// TestCheckDefaultChannel is input 7 of issue 13: the problem names
+// defaultChannel, not only opm's "channel must contain at least one bundle".
+func TestCheckDefaultChannel(t *testing.T) {
+	cfg := catalogOf(threeBundles, channel("alpha",
+		declcfg.ChannelEntry{Name: "op.v0.1.0"},
+		declcfg.ChannelEntry{Name: "op.v0.1.1", Replaces: "op.v0.1.0"},
+		declcfg.ChannelEntry{Name: "op.v0.2.0", Replaces: "op.v0.1.1"},
+	))
+	cfg.Packages[0].DefaultChannel = "stable"
+	p := Check(cfg)
+	if len(p) != 1 || p[0].Field != "defaultChannel" || !strings.Contains(p[0].Error(), `package "op": defaultChannel: "stable" is not a channel of the package (its channels: alpha)`) {
+		t.Errorf("want one defaultChannel problem, got %v", p.Err("graph"))
 	}
 }
 
@@ -248,7 +217,10 @@ func TestCheckReportsEveryProblemAtOnce(t *testing.T) {
 	expectProblem(t, p, "op.v0.1.1", "skipRange", "no upper bound")
 	expectProblem(t, p, "op.v0.2.0", "skipRange", "disagree")
 	expectProblem(t, p, "op.v0.2.0", "skipRange", "holds newer bundles of the channel (op.v0.3.0)")
-	expectProblem(t, p, "op.v0.3.0", "replaces", "no bundle")
+	// op.v0.3.0 replaces op.v0.2.9, which is not in the catalog: a second head.
+	if !strings.Contains(p.Err("graph").Error(), "2 channel heads (op.v0.2.0, op.v0.3.0)") {
+		t.Errorf("want a two-heads problem, got %v", p.Err("graph"))
+	}
 	expectProblem(t, p, "op.v0.4.0", "channels", "dangling")
 	if len(p) < 4 {
 		t.Errorf("want at least 4 problems, got %v", p.Err("graph"))
@@ -261,9 +233,10 @@ func TestCheckReportsEveryProblemAtOnce(t *testing.T) {
 }
 
 func TestAnalyzeEdgesAndHeads(t *testing.T) {
-	entries, err := Entries([]Release{{"op.v0.1.0", semver.MustParse("0.1.0")}, {"op.v0.1.1", semver.MustParse("0.1.1")}, {"op.v0.2.0", semver.MustParse("0.2.0")}})
-	if err != nil {
-		t.Fatal(err)
+	entries := []declcfg.ChannelEntry{
+		{Name: "op.v0.1.0"},
+		{Name: "op.v0.1.1", Replaces: "op.v0.1.0", SkipRange: ">=0.1.0 <0.1.1"},
+		{Name: "op.v0.2.0", Replaces: "op.v0.1.1", SkipRange: ">=0.1.0 <0.2.0"},
 	}
 	g, p := Analyze(catalogOf(threeBundles, channel("alpha", entries...)))
 	if len(p) > 0 {
