@@ -72,17 +72,16 @@ type Config struct {
 // name to the node's loopback registry; nothing in a bundle or the catalog
 // is rewritten.
 //
-// The catalog image holds every release, so the Subscription starts at the
-// oldest (startingCSV) and OLM would upgrade at once, before a Memcached
-// exists to watch across the upgrade. The flow holds the upgrade the way
-// an admin pauses one, with an Upgradeable=False override on the oldest
-// CSV's OperatorCondition, and lifts it where the kwok flow publishes the
-// newest release; OLM then walks the channel on its own.
+// The CatalogSource starts on the catalog image the oldest release
+// published, and the flow publishes the newest release by pointing its
+// spec.image at the shipped catalog image; OLM then walks the channel on
+// its own.
 type RealNode struct {
 	// Options are the node's (testbed.ClusterOptions.RealNode).
 	Options *testbed.RealNodeOptions
 	// Images are pushed to the node's registry before OLM starts
-	// (testbed.NodeImages): they must hold the catalog image.
+	// (testbed.NodeImages): they must hold the catalog images of the
+	// oldest and the newest release.
 	Images []testbed.NodeImage
 }
 
@@ -103,11 +102,12 @@ type flow struct {
 	stops           []func()
 
 	oldVersion, newVersion string
-	// catalogImage is the shipped catalog image, on a real node.
-	catalogImage string
-	targets      []string // the OperatorGroup's target namespaces; nil for all
-	memcachedNS  string
-	memcacheds   testbed.MemcachedClient
+	// oldCatalogImage and catalogImage are, on a real node, the catalog
+	// image the oldest release published and the shipped one.
+	oldCatalogImage, catalogImage string
+	targets                       []string // the OperatorGroup's target namespaces; nil for all
+	memcachedNS                   string
+	memcacheds                    testbed.MemcachedClient
 }
 
 // Run installs the oldest released version through a Subscription, runs the

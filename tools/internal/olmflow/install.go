@@ -54,10 +54,6 @@ func (f *flow) installOldVersion(ctx context.Context) error {
 		Package: packageName, CatalogSource: catalogSourceName, CatalogSourceNamespace: installNamespace, InstallPlanApproval: operatorsv1alpha1.ApprovalAutomatic,
 	}}
 	subDesc := "Subscription " + subscriptionName + " (Automatic)"
-	if f.cfg.RealNode != nil {
-		sub.Spec.StartingCSV = csvName(f.oldVersion)
-		subDesc += ", startingCSV " + sub.Spec.StartingCSV
-	}
 	for _, c := range []struct {
 		obj  client.Object
 		desc string
@@ -70,11 +66,6 @@ func (f *flow) installOldVersion(ctx context.Context) error {
 		f.note("created " + c.desc)
 	}
 	csv := csvName(f.oldVersion)
-	if f.cfg.RealNode != nil {
-		if err := f.holdUpgrade(ctx, f.oldVersion); err != nil {
-			return err
-		}
-	}
 	if err := f.waitCSVSucceeded(ctx, csv); err != nil {
 		return err
 	}
@@ -101,16 +92,16 @@ func (f *flow) namespaces(ctx context.Context) error {
 	return testbed.EnsureNamespaces(ctx, f.c, installNamespace, "team-a", "team-b")
 }
 
-// catalogSource is the CatalogSource the flow starts with: on kwok nodes
-// a catalog with the releases up to the oldest, served on loopback; on a
-// real node the shipped catalog image, every release in it.
+// catalogSource is the CatalogSource the flow starts with, a catalog with
+// the releases up to the oldest: on kwok nodes served on loopback; on a
+// real node the catalog image the oldest release published.
 func (f *flow) catalogSource(ctx context.Context) (*operatorsv1alpha1.CatalogSource, string, error) {
 	source := &operatorsv1alpha1.CatalogSource{ObjectMeta: installed(catalogSourceName), Spec: operatorsv1alpha1.CatalogSourceSpec{
 		SourceType: operatorsv1alpha1.SourceTypeGrpc, DisplayName: "memcached-operator (local)", Publisher: "example-inc",
 	}}
 	if f.cfg.RealNode != nil {
-		source.Spec.Image = f.catalogImage
-		return source, "CatalogSource " + catalogSourceName + " of image " + f.catalogImage, nil
+		source.Spec.Image = f.oldCatalogImage
+		return source, "CatalogSource " + catalogSourceName + " of image " + f.oldCatalogImage, nil
 	}
 	addr, err := f.serveCatalog(ctx, f.oldVersion)
 	if err != nil {

@@ -13,10 +13,12 @@ import (
 )
 
 // TestInstallAndUpgradeOnTheRealNode is the OLM flow with nothing played:
-// a CatalogSource of the shipped catalog image (OLM's registry pod runs its
-// opm), bundle images unpacked by OLM's Jobs, the operator and memcached
-// running as pods of the shipped images on the real node. OLM installs the
-// oldest release and walks the channel to the newest; the Memcached's
+// a CatalogSource of a catalog image (OLM's registry pod runs its opm),
+// bundle images unpacked by OLM's Jobs, the operator and memcached running
+// as pods of the shipped images on the real node. OLM installs the oldest
+// release from the oldest release's catalog image and, once the
+// CatalogSource names the shipped catalog image, walks the channel to the
+// newest; the Memcached's
 // Deployment and pods are the same objects, with the same pod template,
 // after every hop. Once the node is down the host is as before.
 func TestInstallAndUpgradeOnTheRealNode(t *testing.T) {

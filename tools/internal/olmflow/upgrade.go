@@ -182,25 +182,26 @@ func (f *flow) cordon(ctx context.Context, unschedulable bool) (*operand, error)
 	return f.operandSnapshot(ctx)
 }
 
-// publishNewVersion serves a catalog with every release on a new port and
-// points the CatalogSource at it, as a catalog image update would.
-// On a real node the catalog image holds it already: the flow lifts its
-// hold instead.
+// publishNewVersion points the CatalogSource at a catalog that includes
+// every release, as a catalog image update would: on kwok nodes a catalog
+// served on a new loopback port; on a real node the shipped catalog image
+// (OLM replaces the registry pod when spec.image changes).
 func (f *flow) publishNewVersion(ctx context.Context) error {
-	if f.cfg.RealNode != nil {
-		return f.liftHold(ctx)
-	}
 	f.say(fmt.Sprintf("Publish v%s: the CatalogSource now serves a catalog that includes it", f.newVersion))
-	addr, err := f.serveCatalog(ctx, f.newVersion)
-	if err != nil {
-		return err
+	field, value := "image", f.catalogImage
+	if f.cfg.RealNode == nil {
+		addr, err := f.serveCatalog(ctx, f.newVersion)
+		if err != nil {
+			return err
+		}
+		field, value = "address", addr
 	}
 	source := &operatorsv1alpha1.CatalogSource{ObjectMeta: installed(catalogSourceName)}
-	patch := fmt.Appendf(nil, `{"spec":{"address":%q}}`, addr)
+	patch := fmt.Appendf(nil, `{"spec":{%q:%q}}`, field, value)
 	if err := f.c.Patch(ctx, source, client.RawPatch(types.MergePatchType, patch)); err != nil {
-		return fmt.Errorf("pointing CatalogSource %s at %s: %w", catalogSourceName, addr, err)
+		return fmt.Errorf("pointing CatalogSource %s at %s: %w", catalogSourceName, value, err)
 	}
-	f.note("CatalogSource " + catalogSourceName + " now at " + addr)
+	f.note("CatalogSource " + catalogSourceName + " now at " + value)
 	return nil
 }
 

@@ -79,7 +79,8 @@ type nodeImage struct {
 
 // NodeImages returns every image the real node's workloads pull, except the
 // pause image: the operator and bundle images of every release and of the
-// version under development, the catalog image, and the stand-ins for the
+// version under development, the catalog image of catalog/ and of each
+// older release (releasedCatalogImage), and the stand-ins for the
 // images the manifests, OLM and operator-sdk name (docs/registry-mirrors.md
 // lists them). Each is built without a container engine, deterministically,
 // for NodePlatform, and cached as an OCI image layout under LayoutsDir with

@@ -3,6 +3,7 @@ package testbed
 import (
 	"archive/tar"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/example-inc/memcached-operator/tools/internal/atomicdir"
 	"github.com/example-inc/memcached-operator/tools/internal/bundleformat"
+	"github.com/example-inc/memcached-operator/tools/internal/catalog"
 	"github.com/example-inc/memcached-operator/tools/internal/images"
 	"github.com/example-inc/memcached-operator/tools/internal/images/imagestest"
 )
@@ -109,7 +111,8 @@ func TestStandInImages(t *testing.T) {
 // TestProjectImages: the operator images run the manager as
 // `make image-push` builds it; each bundle image holds its directory and is
 // labelled with its annotations; the catalog image holds catalog/ and
-// shares its opm layer with the opm image.
+// shares its opm layer with the opm image, and an older release's catalog
+// image the template rendered up to it.
 func TestProjectImages(t *testing.T) {
 	imgs := builtNodeImages(t)
 	root := testRepoRoot(t)
@@ -133,6 +136,33 @@ func TestProjectImages(t *testing.T) {
 		checkBundleImage(t, v, imgs["quay.io/example-inc/memcached-operator-bundle:v"+v], dir)
 	}
 	checkCatalogImage(t, imgs["quay.io/example-inc/memcached-operator-catalog:v"+dev], imgs[OpmImage], filepath.Join(root, "catalog"))
+	for v := range dirs {
+		if v != dev {
+			checkReleasedCatalogImage(t, root, v, dev, imgs)
+		}
+	}
+}
+
+// checkReleasedCatalogImage: the catalog image of an older release holds
+// the template rendered up to it, which names its bundle and not the one
+// under development.
+func checkReleasedCatalogImage(t *testing.T, root, v, dev string, imgs map[string]v1.Image) {
+	t.Helper()
+	want := t.TempDir()
+	if _, err := catalog.Render(t.Context(), catalog.RenderOptions{
+		Template: filepath.Join(root, catalog.DefaultTemplate), ReleasesDir: filepath.Join(root, catalog.DefaultReleasesDir),
+		OutputDir: want, MaxVersion: v,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	checkCatalogImage(t, imgs["quay.io/example-inc/memcached-operator-catalog:v"+v], imgs[OpmImage], want)
+	fbc, err := os.ReadFile(filepath.Join(want, "memcached-operator", "catalog.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(fbc), "memcached-operator.v"+v) || strings.Contains(string(fbc), "memcached-operator.v"+dev) {
+		t.Errorf("catalog of v%s: want its bundle and not v%s's:\n%s", v, dev, fbc)
+	}
 }
 
 func checkBundleImage(t *testing.T, version string, img v1.Image, dir string) {

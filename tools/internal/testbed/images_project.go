@@ -2,7 +2,9 @@ package testbed
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path"
@@ -27,7 +29,8 @@ const projectRecipe = "project-images/1"
 
 // projectImages declares the operator and bundle images of every release
 // (releases/index.yaml) and of the version under development (bundle/ and
-// the working tree), and the catalog image of catalog/.
+// the working tree), the catalog image of catalog/ and that of each older
+// release.
 func projectImages(ctx context.Context, opts NodeImagesOptions) ([]nodeImage, error) {
 	goVersion, err := goEnvVersion(ctx)
 	if err != nil {
@@ -35,6 +38,10 @@ func projectImages(ctx context.Context, opts NodeImagesOptions) ([]nodeImage, er
 	}
 	releasesDir := filepath.Join(opts.RepoRoot, catalog.DefaultReleasesDir)
 	releases, err := catalog.LoadReleases(releasesDir)
+	if err != nil {
+		return nil, err
+	}
+	devVersion, _, err := bundleVersionAndOperator(filepath.Join(opts.RepoRoot, bundleformat.DefaultDir))
 	if err != nil {
 		return nil, err
 	}
@@ -50,6 +57,14 @@ func projectImages(ctx context.Context, opts NodeImagesOptions) ([]nodeImage, er
 		out = append(out,
 			releasedOperatorImage(opts.RepoRoot, r.Version, operatorRef, goVersion),
 			bundleImage(r.Image, dir, ""))
+		if r.Version == devVersion {
+			continue // its catalog image is catalog/'s, declared below
+		}
+		base, err := imageref.Repository(operatorRef)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, releasedCatalogImage(base+"-catalog:v"+r.Version, r.Version, opts))
 	}
 	dev, err := developmentImages(opts, goVersion, released)
 	if err != nil {
@@ -216,6 +231,53 @@ func catalogImage(ref, dir, binDir, toolsGoMod string) nodeImage {
 				Platforms: []v1.Platform{NodePlatform},
 				Binaries:  binariesFromFiles(opm, probe),
 			})
+		},
+	}
+}
+
+// releasedCatalogImage is the catalog image as the release of version
+// published it: the template's releases up to version rendered with their
+// bundle images (catalog.RenderOptions.MaxVersion), built like
+// catalogImage. A flow starts a CatalogSource on it and publishes a newer
+// release by pointing spec.image at a newer catalog image, as an admin
+// moves a CatalogSource to a newer index image.
+func releasedCatalogImage(ref, version string, opts NodeImagesOptions) nodeImage {
+	template := filepath.Join(opts.RepoRoot, catalog.DefaultTemplate)
+	releasesDir := filepath.Join(opts.RepoRoot, catalog.DefaultReleasesDir)
+	rendered := filepath.Join(opts.BinDir, "catalogs", "v"+version)
+	img := catalogImage(ref, rendered, opts.BinDir, filepath.Join(opts.RepoRoot, "tools", "go.mod"))
+	return nodeImage{
+		refs: img.refs,
+		stamp: func(ctx context.Context) (string, error) {
+			t, err := fileDigest(template)
+			if err != nil {
+				return "", err
+			}
+			d, err := fileDigest(filepath.Join(filepath.Dir(template), catalog.DeprecationsFile))
+			if errors.Is(err, fs.ErrNotExist) {
+				d = "none"
+			} else if err != nil {
+				return "", err
+			}
+			// The catalog's inputs: the template, the released bundles and
+			// the tools that render and build it; not yet rendered output.
+			base := catalogImage(ref, releasesDir, opts.BinDir, filepath.Join(opts.RepoRoot, "tools", "go.mod"))
+			s, err := base.stamp(ctx)
+			if err != nil {
+				return "", err
+			}
+			return stampOf("released-catalog", "version="+version, "template="+t, "deprecations="+d, s), nil
+		},
+		build: func(ctx context.Context) (remote.Taggable, error) {
+			if err := os.RemoveAll(rendered); err != nil {
+				return nil, err
+			}
+			if _, err := catalog.Render(ctx, catalog.RenderOptions{
+				Template: template, ReleasesDir: releasesDir, OutputDir: rendered, MaxVersion: version,
+			}); err != nil {
+				return nil, fmt.Errorf("rendering the catalog up to %s: %w", version, err)
+			}
+			return img.build(ctx)
 		},
 	}
 }

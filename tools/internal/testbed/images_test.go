@@ -59,7 +59,8 @@ func builtNodeImages(t *testing.T) map[string]v1.Image {
 
 // TestNodeImagesList: one image per reference, for the node's platform: the
 // operator and bundle image of every release and of the version under
-// development, the catalog image, and the stand-ins.
+// development, the catalog image of catalog/ and of each older release,
+// and the stand-ins.
 func TestNodeImagesList(t *testing.T) {
 	imgs := builtNodeImages(t)
 	root := testRepoRoot(t)
@@ -75,6 +76,9 @@ func TestNodeImagesList(t *testing.T) {
 		ScorecardUntarImage, ScorecardStorageImage, DecompressionImage, "quay.io/example-inc/memcached-operator-catalog:v" + dev}
 	for _, v := range append(releaseVersions(releases), dev) {
 		want = append(want, "quay.io/example-inc/memcached-operator:v"+v, "quay.io/example-inc/memcached-operator-bundle:v"+v)
+		if v != dev {
+			want = append(want, "quay.io/example-inc/memcached-operator-catalog:v"+v)
+		}
 	}
 	// A released development version (bundle/ = releases/<VERSION>) is
 	// built once, from its release.
