@@ -329,7 +329,7 @@ fuzz: ## Run each fuzz test for FUZZTIME (a plain `go test` runs only their seed
 
 ##@ Demo
 
-# KWOK=1 makes demo run on kwok's nodes even where a real node could run.
+# KWOK=1 makes demo and demo-olm run on kwok's nodes even where a real node could run.
 KWOK ?=
 
 .PHONY: demo
@@ -348,8 +348,9 @@ olmv1-binaries: ## Build OLM v1 (catalogd, operator-controller) with its CRDs an
 	@bash hack/olmv1-binaries.sh $(BIN)/olmv1
 
 .PHONY: demo-olm
-demo-olm: k8s-binaries olm-binaries tools ## Install the oldest release through OLM on a local cluster and watch OLM upgrade it to the newest.
-	$(TOOLS) demo-olm --repo-root $(ROOT) --bin-dir $(K8S_BIN) --olm-bin-dir $(BIN)/olm --work-dir $(BIN)/demo-olm
+demo-olm: k8s-binaries olm-binaries tools ## Install the oldest release through OLM on a local cluster and watch OLM upgrade it to the newest: from the shipped images on a real node where it can run (Linux, root; KWOK=1: kwok only, with a held upgrade), else on kwok's nodes.
+	$(TOOLS) demo-olm --repo-root $(ROOT) --bin-dir $(K8S_BIN) --olm-bin-dir $(BIN)/olm --work-dir $(BIN)/demo-olm \
+		$(if $(KWOK),,--node-bin-dir $(NODE_BIN) --debs-dir $(BIN)/debs --images-dir $(TESTBED_IMAGES_DIR) --opm-image-dir $(OPM_IMAGE_DIR))
 
 ##@ Local cluster (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok; loopback only)
 

@@ -71,7 +71,7 @@ saying why in one line.`,
 // nodeConfig makes the real node's directories absolute and names this
 // binary as the one that serves the node's registry.
 func nodeConfig(node *demo.NodeConfig) error {
-	for _, dir := range []*string{&node.BinDir, &node.DebsDir, &node.ImagesDir} {
+	for _, dir := range []*string{&node.BinDir, &node.DebsDir, &node.ImagesDir, &node.OpmImageDir} {
 		abs, err := filepath.Abs(*dir)
 		if err != nil {
 			return err

@@ -43,9 +43,13 @@ type Config struct {
 // Run performs the demo. Without Keep, everything it started is stopped
 // before it returns, whether the walk-through passed or not.
 func Run(ctx context.Context, cfg Config) (err error) {
-	node, err := chooseNode(ctx, cfg)
-	if err != nil {
-		return err
+	var node *RealNode
+	if cfg.Node != nil {
+		n := *cfg.Node
+		n.Images = []string{testbed.MemcachedImage} // the walk-through pulls memcached alone
+		if node, err = PrepareNode(ctx, n, cfg.RepoRoot, cfg.WorkDir, cfg.Out); err != nil {
+			return err
+		}
 	}
 	started := time.Now()
 	cluster, node, err := startCluster(ctx, cfg, node)
@@ -93,11 +97,11 @@ func Run(ctx context.Context, cfg Config) (err error) {
 // one. A real node another run holds (tests, `make local-up REAL_NODE=1`)
 // is a reason, said in one line, to run on kwok's nodes instead; the
 // returned node is then nil.
-func startCluster(ctx context.Context, cfg Config, node *realNode) (*testbed.Cluster, *realNode, error) {
+func startCluster(ctx context.Context, cfg Config, node *RealNode) (*testbed.Cluster, *RealNode, error) {
 	opts := testbed.ClusterOptions{BinDir: cfg.BinDir, StateDir: cfg.StateDir, Detached: cfg.Keep}
 	if node != nil {
 		step(cfg.Out, "Start the local cluster (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok) and a real node (kubelet, containerd, kube-proxy, CoreDNS, a loopback registry)")
-		opts.RealNode = node.opts
+		opts.RealNode = node.Options
 		cluster, err := testbed.StartCluster(ctx, opts)
 		if !errors.Is(err, testbed.ErrRealNodeBusy) {
 			if err != nil {
@@ -119,7 +123,7 @@ func startCluster(ctx context.Context, cfg Config, node *realNode) (*testbed.Clu
 
 // prepare shows the cluster, pushes memcached's image to a real node's
 // registry under its upstream name, and installs the CRD.
-func prepare(ctx context.Context, cfg Config, cluster *testbed.Cluster, node *realNode, kubectl walkthrough.Kubectl, started time.Time) error {
+func prepare(ctx context.Context, cfg Config, cluster *testbed.Cluster, node *RealNode, kubectl walkthrough.Kubectl, started time.Time) error {
 	server, err := kubeversion.ServerVersion(cluster.RESTConfig())
 	if err != nil {
 		return err
@@ -129,10 +133,10 @@ func prepare(ctx context.Context, cfg Config, cluster *testbed.Cluster, node *re
 		return err
 	}
 	if node != nil {
-		if err := cluster.Registry().PushNodeImages(ctx, node.images); err != nil {
+		if err := cluster.Registry().PushNodeImages(ctx, node.Images); err != nil {
 			return err
 		}
-		for _, img := range node.images {
+		for _, img := range node.Images {
 			fmt.Fprintf(cfg.Out, "# pushed %s to the node's loopback registry (built here from Debian's memcached package)\n", img.Ref)
 		}
 	}

@@ -23,8 +23,16 @@ type NodeConfig struct {
 	// is made of Debian's package.
 	DebsDir string
 	// ImagesDir is the testbed images' directory (bin/testbed-images),
-	// whose layouts/ caches memcached's image.
+	// whose layouts/ caches the built images.
 	ImagesDir string
+	// OpmImageDir receives the opm and grpc_health_probe that `make
+	// testbed-image-binaries` builds for the catalog images (bin/opm-image);
+	// used when Images is nil.
+	OpmImageDir string
+	// Images are the references of the images the scenario pulls
+	// (testbed.NodeImagesOptions.Only); nil means every node image, whose
+	// programs hack/testbed-image-binaries.sh builds first.
+	Images []string
 	// ToolsBinary is the `tools` binary: it serves the node's registry.
 	ToolsBinary string
 	// WaitForLock queues behind a real node another run holds (tests do);
@@ -39,34 +47,30 @@ var nodeBinaries = []string{".versions", "kubelet", "kube-proxy", "containerd", 
 // node-binaries` with nothing built (704 s on 2 cores under load).
 const coldNodeEstimate = "about 12 minutes on 2 cores (docs/build-times.md: 704 s)"
 
-// realNode is the real node the walk-through's pods run on, and the
-// image it pulls; nil where the demo runs on kwok's nodes.
-type realNode struct {
-	opts   *testbed.RealNodeOptions
-	images []testbed.NodeImage
+// RealNode is a real node a demo's pods run on, and the images pushed to
+// its registry.
+type RealNode struct {
+	Options *testbed.RealNodeOptions
+	Images  []testbed.NodeImage
 }
 
-// chooseNode returns the real node where this host can run one (Linux,
+// PrepareNode returns the real node where this host can run one (Linux,
 // root, the Debian packages, which testbed.CheckRealNodeHost installs),
-// after building what it lacks. Where it cannot, it says why in one line
-// and returns nil: the demo runs on kwok's nodes.
-func chooseNode(ctx context.Context, cfg Config) (*realNode, error) {
-	if cfg.Node == nil {
+// after building what it lacks, with one line per build step on out and
+// the scripts' whole output in workDir/build.log. Where it cannot, it says
+// why in one line and returns nil: the demo runs on kwok's nodes.
+func PrepareNode(ctx context.Context, n NodeConfig, repoRoot, workDir string, out io.Writer) (*RealNode, error) {
+	if why := cannotRunNode(ctx, out); why != "" {
+		fmt.Fprintf(out, "# kwok nodes only, no real node: %s\n", why)
 		return nil, nil
 	}
-	if why := cannotRunNode(ctx, cfg.Out); why != "" {
-		fmt.Fprintf(cfg.Out, "# kwok nodes only, no real node: %s\n", why)
-		return nil, nil
-	}
-	imgs, err := buildNode(ctx, cfg)
+	imgs, err := buildNode(ctx, n, repoRoot, workDir, out)
 	if err != nil {
 		return nil, err
 	}
-	return &realNode{
-		opts: &testbed.RealNodeOptions{
-			BinDir: cfg.Node.BinDir, ToolsBinary: cfg.Node.ToolsBinary, WaitForLock: cfg.Node.WaitForLock, Progress: cfg.Out,
-		},
-		images: imgs,
+	return &RealNode{
+		Options: &testbed.RealNodeOptions{BinDir: n.BinDir, ToolsBinary: n.ToolsBinary, WaitForLock: n.WaitForLock, Progress: out},
+		Images:  imgs,
 	}, nil
 }
 
@@ -84,31 +88,33 @@ func cannotRunNode(ctx context.Context, out io.Writer) string {
 	return ""
 }
 
-// buildNode builds what the node runs and returns memcached's image: the
+// buildNode builds what the node runs and returns the images it pulls: the
 // node's programs (hack/node-binaries.sh), Debian's memcached (hack/
-// debs.sh), and the image made of it. A first run says up front what it
-// will cost; every run shows one line per build step and keeps the
-// scripts' whole output in WorkDir/build.log.
-func buildNode(ctx context.Context, cfg Config) ([]testbed.NodeImage, error) {
-	n := cfg.Node
-	logFile := filepath.Join(cfg.WorkDir, "build.log")
-	step(cfg.Out, "Build the real node and memcached's image (each step skipped when up to date)")
+// debs.sh), the images' programs when every image is wanted (hack/
+// testbed-image-binaries.sh), and the images. A first run says up front
+// what the node's programs cost.
+func buildNode(ctx context.Context, n NodeConfig, repoRoot, workDir string, out io.Writer) ([]testbed.NodeImage, error) {
+	logFile := filepath.Join(workDir, "build.log")
+	step(out, "Build the real node and the images it pulls (each step skipped when up to date)")
 	if !allExist(n.BinDir, nodeBinaries) {
-		fmt.Fprintf(cfg.Out, "# first run with a real node: kubelet, kube-proxy, containerd and CoreDNS are built from the Go module proxy, %s; output in %s\n", coldNodeEstimate, logFile)
+		fmt.Fprintf(out, "# first run with a real node: kubelet, kube-proxy, containerd and CoreDNS are built from the Go module proxy, %s; output in %s\n", coldNodeEstimate, logFile)
 	}
-	hack := filepath.Join(cfg.RepoRoot, "hack")
-	for _, script := range [][]string{{"node-binaries.sh", n.BinDir}, {"debs.sh", n.DebsDir}} {
-		if err := runScript(ctx, cfg.Out, logFile, filepath.Join(hack, script[0]), script[1:]...); err != nil {
+	hack := filepath.Join(repoRoot, "hack")
+	scripts := [][]string{{"node-binaries.sh", n.BinDir}, {"debs.sh", n.DebsDir}}
+	if n.Images == nil {
+		scripts = append(scripts, []string{"testbed-image-binaries.sh", n.ImagesDir, n.OpmImageDir})
+	}
+	for _, script := range scripts {
+		if err := runScript(ctx, out, logFile, filepath.Join(hack, script[0]), script[1:]...); err != nil {
 			return nil, err
 		}
 	}
 	imgs, err := testbed.NodeImages(ctx, testbed.NodeImagesOptions{
-		RepoRoot: cfg.RepoRoot, BinDir: n.ImagesDir, DebsDir: n.DebsDir,
-		Only: []string{testbed.MemcachedImage},
-		Log:  func(format string, args ...any) { fmt.Fprintf(cfg.Out, "[images] "+format+"\n", args...) },
+		RepoRoot: repoRoot, BinDir: n.ImagesDir, DebsDir: n.DebsDir, Only: n.Images,
+		Log: func(format string, args ...any) { fmt.Fprintf(out, "[images] "+format+"\n", args...) },
 	})
 	if err != nil {
-		return nil, fmt.Errorf("memcached's image: %w", err)
+		return nil, fmt.Errorf("the node's images: %w", err)
 	}
 	return imgs, nil
 }
