@@ -590,6 +590,24 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	}
 }
 
+// TestValidateReportsAMissingCSVOnce: a bundle without its CSV is reported
+// as unloadable once, not again by each scorecard test that needs it.
+func TestValidateReportsAMissingCSVOnce(t *testing.T) {
+	_, opts := workspace(t, true)
+	if err := os.Remove(filepath.Join(opts.OutputDir, "manifests/memcached-operator.clusterserviceversion.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	report, err := Validate(context.Background(), ValidateOptions{Dir: opts.OutputDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = report.Err()
+	assertProblem(t, err, "bundle/manifests", "", "unable to find a csv")
+	if n := strings.Count(err.Error(), "unable to find a csv"); n != 1 {
+		t.Errorf("the missing CSV is reported %d times, want once:\n%v", n, err)
+	}
+}
+
 // TestCommittedBundleIsUpToDate regenerates the repository's bundle with
 // the Makefile's defaults and expects exactly the committed files.
 func TestCommittedBundleIsUpToDate(t *testing.T) {

@@ -109,6 +109,9 @@ type bundleCheck struct {
 	files     findingFiles
 	// csv is the bundle's CSV, once runValidators read it.
 	csv *v1alpha1.ClusterServiceVersion
+	// unloadable is set when the bundle could not be loaded: it is reported
+	// once, not again by every check that needs it.
+	unloadable bool
 }
 
 // Validate runs, once each, against the bundle in opts.Dir:
@@ -223,6 +226,7 @@ func (v *bundleCheck) runValidators() {
 			msg = err.Error()
 		}
 		v.ps.Errorf("bundle", v.display(bundleformat.ManifestsDir), "", "cannot load the bundle: %s", msg)
+		v.unloadable = true
 	} else {
 		v.r.CSVName, v.r.Package, v.r.Channels, v.r.DefaultChannel = b.CSV.GetName(), b.Package, b.Channels, b.DefaultChannel
 		objs := b.ObjectsToValidate()
@@ -252,7 +256,11 @@ func (v *bundleCheck) runValidators() {
 // (olm-bundle-validation's part beyond the default validators) and the
 // other five tests.
 func (v *bundleCheck) scorecard() {
-	for _, f := range append(scorecard.FormatAndContent(v.opts.Dir), scorecard.Examples(v.opts.Dir)...) {
+	fs := scorecard.FormatAndContent(v.opts.Dir)
+	if !v.unloadable { // the tests that need the loaded bundle
+		fs = append(fs, scorecard.Examples(v.opts.Dir)...)
+	}
+	for _, f := range fs {
 		v.ps.Errorf("scorecard/"+f.Test, v.display(f.File), f.Field, "%s", f.Message)
 	}
 }

@@ -57,9 +57,14 @@ func newCatalogReleaseCommand() *cobra.Command {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "%s: %s\n", res.ReleaseDir, changed(res.ReleaseChanged, "released", "unchanged (already released)"))
-			fmt.Fprintf(out, "%s: %s\n", opts.Template, changed(res.TemplateChanged, "updated", "unchanged"))
-			fmt.Fprintf(out, "catalog: %s, %d bundle(s): %s\n", changed(res.CatalogChanged, "rendered", "unchanged"), len(res.Bundles), strings.Join(res.Bundles, ", "))
+			// A dry run says what a release would change, in the conditional.
+			released, updated, rendered := "released", "updated", "rendered"
+			if opts.DryRun {
+				released, updated, rendered = "would be released (dry run: nothing written)", "would be updated", "would be rendered"
+			}
+			fmt.Fprintf(out, "%s: %s\n", res.ReleaseDir, changed(res.ReleaseChanged, released, "unchanged (already released)"))
+			fmt.Fprintf(out, "%s: %s\n", opts.Template, changed(res.TemplateChanged, updated, "unchanged"))
+			fmt.Fprintf(out, "catalog: %s, %d bundle(s): %s\n", changed(res.CatalogChanged, rendered, "unchanged"), len(res.Bundles), strings.Join(res.Bundles, ", "))
 			return nil
 		},
 	}
