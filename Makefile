@@ -88,7 +88,7 @@ test-unit: k8s-binaries debs testbed-image-binaries ## Run the tests without the
 verify: ## Regenerate every generated file and fail if anything differs from what is committed.
 	$(MAKE) manifests generate fmt bundle
 	$(TOOLS) catalog render --check
-	$(TOOLS) catalog validate --dir catalog --bundle-dir bundle
+	$(TOOLS) catalog validate --dir catalog --bundle-dir bundle --platforms $(PLATFORMS)
 	@git add -N . >/dev/null 2>&1 || true
 	@if ! git diff --exit-code --stat; then \
 		echo "error: generated files are out of date: run 'make manifests generate fmt' and commit the result" >&2; exit 1; \
@@ -201,7 +201,7 @@ CATALOG_PORT ?= 50051
 
 .PHONY: catalog
 catalog: tools ## Release bundle/ as VERSION (BUNDLE_IMG) into releases/ and the semver template catalog/template.yaml; re-render and validate catalog/.
-	$(TOOLS) catalog release --version $(VERSION) --bundle-dir bundle --image $(BUNDLE_IMG) --channels $(CATALOG_CHANNELS) $(if $(CATALOG_DEFAULT_CHANNEL),--default-channel $(CATALOG_DEFAULT_CHANNEL))
+	$(TOOLS) catalog release --version $(VERSION) --bundle-dir bundle --platforms $(PLATFORMS) --image $(BUNDLE_IMG) --channels $(CATALOG_CHANNELS) $(if $(CATALOG_DEFAULT_CHANNEL),--default-channel $(CATALOG_DEFAULT_CHANNEL))
 
 .PHONY: catalog-build
 catalog-build: tools ## Build the catalog image (CATALOG_IMG) from catalog/ with CONTAINER_TOOL, after checking catalog/ is a valid, fresh render.

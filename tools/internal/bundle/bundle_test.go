@@ -590,6 +590,19 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	}
 }
 
+// TestValidateRefusesMultiDocumentManifests: OLM reads only the first
+// document of a bundle manifest, so a second one would be dropped silently.
+func TestValidateRefusesMultiDocumentManifests(t *testing.T) {
+	_, opts := workspace(t, true)
+	appendTo(t, filepath.Join(opts.OutputDir, "manifests/memcached-operator-controller-manager-metrics-service_v1_service.yaml"),
+		"---\n# a comment alone is no document\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dropped\n")
+	report, err := Validate(context.Background(), ValidateOptions{Dir: opts.OutputDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertProblem(t, report.Err(), "bundle/manifests/memcached-operator-controller-manager-metrics-service_v1_service.yaml", "", "2 YAML documents")
+}
+
 // TestValidateReportsAMissingCSVOnce: a bundle without its CSV is reported
 // as unloadable once, not again by each scorecard test that needs it.
 func TestValidateReportsAMissingCSVOnce(t *testing.T) {

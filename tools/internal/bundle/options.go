@@ -172,27 +172,11 @@ func (o Options) check() problem.List {
 	return ps
 }
 
-// checkVersion checks --version before any work: a semantic version
-// without a leading v, which makes a valid CSV name <package>.v<version>
-// (a Kubernetes object name: no '+', no upper case).
+// checkVersion checks --version before any work (bundleformat.CheckVersion).
 func (o Options) checkVersion() problem.List {
 	var ps problem.List
-	const check = "options"
-	v, err := semver.Parse(o.Version)
-	switch {
-	case o.Version == "":
-		ps.Errorf(check, "--version", "", "required: the operator's semantic version (VERSION), e.g. 0.1.0")
-	case strings.HasPrefix(o.Version, "v"):
-		ps.Errorf(check, "--version", "", "%q: give the version without the leading v (the CSV is named %s.v<version>)", o.Version, o.Package)
-	case err != nil:
-		ps.Errorf(check, "--version", "", "%q is not a semantic version (MAJOR.MINOR.PATCH[-PRERELEASE]): %v", o.Version, err)
-	case len(v.Build) > 0:
-		ps.Errorf(check, "--version", "", "%q has build metadata (+%s): the CSV is named %s.v<version>, a Kubernetes object name, which cannot hold '+'; OLM also ignores build metadata when it orders versions", o.Version, strings.Join(v.Build, "."), o.Package)
-	default:
-		name := o.Package + ".v" + o.Version
-		if errs := k8svalidation.IsDNS1123Subdomain(name); len(errs) > 0 {
-			ps.Errorf(check, "--version", "", "%q makes the CSV name %q, which is not a Kubernetes object name: %s", o.Version, name, strings.Join(errs, "; "))
-		}
+	if err := bundleformat.CheckVersion(o.Version, o.Package); err != nil {
+		ps.Errorf("options", "--version", "", "%v", err)
 	}
 	return ps
 }

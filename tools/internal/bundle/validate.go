@@ -1,11 +1,14 @@
 package bundle
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -14,6 +17,7 @@ import (
 	apimanifests "github.com/operator-framework/api/pkg/manifests"
 	"github.com/operator-framework/api/pkg/operators/v1alpha1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
 	"github.com/example-inc/memcached-operator/tools/internal/bundleformat"
@@ -180,6 +184,11 @@ func (v *bundleCheck) readFiles() error {
 		v.r.CompressedSize += gzipSize(data)
 		if path.Dir(rel) == bundleformat.ManifestsDir {
 			obj := &unstructured.Unstructured{}
+			if n, err := yamlDocuments(data); err != nil {
+				v.ps.Errorf("manifests", v.display(rel), "", "not YAML: %v", err)
+			} else if n > 1 {
+				v.ps.Errorf("manifests", v.display(rel), "", "%d YAML documents: OLM reads only the first of a bundle manifest (operator-registry's bundle loader ignores the rest); put each object in its own file", n)
+			}
 			if err := yaml.Unmarshal(data, &obj.Object); err != nil {
 				v.ps.Errorf("manifests", v.display(rel), "", "not YAML: %v", err)
 			} else {
@@ -195,6 +204,29 @@ func (v *bundleCheck) readFiles() error {
 		v.ps.Errorf("size", v.opts.DisplayDir, "", "%d bytes: over this project's budget of %d bytes (OLM unpacks a bundle into one ConfigMap, limited to %d bytes)", v.r.Size, sizeBudget, MaxBundleBytes)
 	}
 	return nil
+}
+
+// yamlDocuments counts the documents of a YAML stream that hold something
+// (a document of comments alone does not count).
+func yamlDocuments(data []byte) (int, error) {
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	n := 0
+	for {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		var v any
+		if err := yaml.Unmarshal(doc, &v); err != nil {
+			return n, err
+		}
+		if v != nil {
+			n++
+		}
+	}
 }
 
 // checkKinds finds the CSV and CRD files and refuses kinds OperatorHub or

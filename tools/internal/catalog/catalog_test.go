@@ -255,6 +255,36 @@ func TestRenderRefusesToOverwritePublishedCatalog(t *testing.T) {
 	}
 }
 
+// TestRenderRefusesAForeignPackageDir: --output names a directory whose
+// <package>/ is a user's (a clone named after the package, say): the render
+// refuses it and leaves it as it was; a previous render's is replaced.
+func TestRenderRefusesAForeignPackageDir(t *testing.T) {
+	template, releasesDir := repo(t, fixture.ThreeReleases()...)
+	out := t.TempDir()
+	pkgDir := filepath.Join(out, "memcached-operator")
+	if err := os.MkdirAll(filepath.Join(pkgDir, ".git"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(pkgDir, "mine.txt"), []byte("precious"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts := RenderOptions{Template: template, ReleasesDir: releasesDir, OutputDir: out}
+	_, err := Render(context.Background(), opts)
+	if err == nil || !strings.Contains(err.Error(), "refusing to replace "+pkgDir) {
+		t.Errorf("render over a user's directory: err = %v, want a refusal naming it", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(pkgDir, "mine.txt")); err != nil || string(b) != "precious" {
+		t.Errorf("the user's file after the refusal: %q, %v", b, err)
+	}
+	out = t.TempDir()
+	opts.OutputDir = out
+	for range 2 { // the second render replaces the first's
+		if _, err := Render(context.Background(), opts); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestTemplateValidation(t *testing.T) {
 	idx := &releaseIndex{path: "releases/index.yaml", Releases: []indexEntry{{Version: "0.1.0", Image: "quay.io/x/y:v0.1.0"}}}
 	_, problems := parseTemplate("catalog/template.yaml", []byte(`schema: olm.basic

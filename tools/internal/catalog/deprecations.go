@@ -30,6 +30,11 @@ func loadDeprecations(path string) (*declcfg.Deprecation, error) {
 	if err := sigsyaml.UnmarshalStrict(data, &d); err != nil {
 		return nil, fmt.Errorf("deprecations %s: %w", path, err)
 	}
+	// opm would skip a blob of another schema without a word, and with it
+	// every deprecation the file declares.
+	if d.Schema != declcfg.SchemaDeprecation {
+		return nil, fmt.Errorf("deprecations %s: schema: %q, want %q (the one blob of the package's deprecations)", path, d.Schema, declcfg.SchemaDeprecation)
+	}
 	return &d, nil
 }
 

@@ -177,6 +177,24 @@ entries:
 		file+`[3].message: must say why`)
 }
 
+// TestDeprecationsOfAnotherSchemaAreRefused: opm would skip the whole blob
+// of a mistyped schema, and every deprecation with it.
+func TestDeprecationsOfAnotherSchemaAreRefused(t *testing.T) {
+	template, releasesDir := repo(t, fixture.Release{Version: "0.1.0", Channels: []string{"stable"}})
+	if err := fixture.WriteDeprecations(template, `schema: olm.deprecation
+package: memcached-operator
+entries:
+  - reference: {schema: olm.bundle, name: memcached-operator.v0.1.0}
+    message: gone
+`); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Render(context.Background(), RenderOptions{Template: template, ReleasesDir: releasesDir})
+	if err == nil || !strings.Contains(err.Error(), DeprecationsFile+`: schema: "olm.deprecation", want "olm.deprecations"`) {
+		t.Errorf("render with a mistyped deprecations schema: %v", err)
+	}
+}
+
 // A valid deprecation is rendered beside the catalog; a catalog cut below
 // the deprecated bundle leaves its entry out.
 func TestDeprecationsAreRendered(t *testing.T) {

@@ -15,6 +15,8 @@ import (
 	"github.com/operator-framework/operator-registry/alpha/declcfg"
 
 	"github.com/example-inc/memcached-operator/tools/internal/atomicdir"
+	"github.com/example-inc/memcached-operator/tools/internal/bundleformat"
+	"github.com/example-inc/memcached-operator/tools/internal/imageref"
 	"github.com/example-inc/memcached-operator/tools/internal/problem"
 )
 
@@ -107,14 +109,23 @@ func newReleaseStage(ctx context.Context, opts ReleaseOptions) (*releaseStage, e
 	if opts.Image == "" {
 		return nil, errors.New("the bundle image (--image) must be set")
 	}
-	v, err := versionOf(strings.TrimPrefix(opts.Version, "v"))
+	if err := checkReleaseImage(opts.Image); err != nil {
+		return nil, fmt.Errorf("--image %s: %w", opts.Image, err)
+	}
+	bundle, err := renderBundleDir(opts.BundleDir, "")
+	if err != nil {
+		return nil, err
+	}
+	// The rule bundle generate applies: a version given as v0.5.0 or
+	// 0.5.0+b1 is refused, not silently released as 0.5.0.
+	if err := bundleformat.CheckVersion(opts.Version, bundle.Package); err != nil {
+		return nil, fmt.Errorf("--version: %w", err)
+	}
+	v, err := versionOf(opts.Version)
 	if err != nil {
 		return nil, fmt.Errorf("--version %q is not semver: %w", opts.Version, err)
 	}
-	s := &releaseStage{opts: opts, version: v.String()}
-	if s.bundle, err = renderBundleDir(opts.BundleDir, ""); err != nil {
-		return nil, err
-	}
+	s := &releaseStage{opts: opts, version: v.String(), bundle: bundle}
 	if got, _ := bundleVersion(s.bundle); got != s.version {
 		return nil, fmt.Errorf("the bundle in %s is version %s (CSV %s spec.version), not %s: regenerate the bundle for %s first",
 			opts.BundleDir, got, s.bundle.Name, s.version, s.version)
@@ -127,6 +138,27 @@ func newReleaseStage(ctx context.Context, opts ReleaseOptions) (*releaseStage, e
 		props[i].File = filepath.Join(opts.BundleDir, "metadata", "properties.yaml")
 	}
 	return s, props.Err(fmt.Sprintf("the bundle in %s cannot be released", opts.BundleDir))
+}
+
+// checkReleaseImage refuses a bundle image a released version cannot keep:
+// a released version is immutable, so its image must be fully qualified
+// (OLM's nodes resolve a short name by their own registries' search list,
+// if at all) and pinned by a version tag or a digest, never latest.
+func checkReleaseImage(image string) error {
+	p, err := imageref.Split(image)
+	if err != nil {
+		return err
+	}
+	first, _, qualified := strings.Cut(p.Repository, "/")
+	switch {
+	case !qualified || !(strings.ContainsAny(first, ".:") || first == "localhost"):
+		return fmt.Errorf("names no registry: give the full reference (e.g. quay.io/%s:v1.2.3)", p.Repository)
+	case p.Digest == "" && p.Tag == "":
+		return errors.New("names no tag or digest: a released version keeps one bundle image, so tag it with the version or pin it by digest")
+	case p.Digest == "" && p.Tag == "latest":
+		return errors.New("latest is a moving tag: a released version keeps one bundle image, so tag it with the version or pin it by digest")
+	}
+	return nil
 }
 
 // archetypes are the semver template archetypes the release goes to.

@@ -271,3 +271,36 @@ func TestValidateBundle(t *testing.T) {
 		t.Error("ValidateBundle wrote files")
 	}
 }
+
+// TestReleaseRefusesWhatAReleaseCannotKeep: a version written otherwise
+// than bundle generate takes it, and a bundle image that is not fully
+// qualified or not pinned (no tag, latest), are refused before anything is
+// written.
+func TestReleaseRefusesWhatAReleaseCannotKeep(t *testing.T) {
+	root := t.TempDir()
+	bundle := filepath.Join(root, "bundle")
+	if err := fixture.WriteBundle(bundle, "0.1.0"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ version, image, want string }{
+		{"v0.1.0", fixture.Image("0.1.0"), "--version: \"v0.1.0\": give the version without the leading v"},
+		{"0.1.0+b1", fixture.Image("0.1.0"), "has build metadata"},
+		{"0.1.0", "memcached-operator-bundle:v0.1.0", "names no registry"},
+		{"0.1.0", "example-inc/memcached-operator-bundle:v0.1.0", "names no registry"},
+		{"0.1.0", "quay.io/example-inc/memcached-operator-bundle", "names no tag or digest"},
+		{"0.1.0", "quay.io/example-inc/memcached-operator-bundle:latest", "latest is a moving tag"},
+	} {
+		_, err := Release(context.Background(), ReleaseOptions{
+			Version: c.version, BundleDir: bundle, Image: c.image,
+			Template: filepath.Join(root, "catalog", "template.yaml"), ReleasesDir: filepath.Join(root, "releases"),
+		})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("release %s as %s: %v, want an error containing %q", c.version, c.image, err, c.want)
+		}
+	}
+	for _, dir := range []string{"catalog", "releases"} {
+		if _, err := os.Stat(filepath.Join(root, dir)); err == nil {
+			t.Errorf("a refused release created %s", dir)
+		}
+	}
+}

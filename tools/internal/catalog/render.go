@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -265,6 +266,26 @@ func (r *rendered) files() (map[string][]byte, error) {
 	return files, nil
 }
 
+// checkRenderedDir refuses to replace dir unless it is missing or holds only
+// what a render writes (CatalogFile, DeprecationsFile): a mistyped --output
+// must not wipe a user's directory that happens to bear the package's name.
+func checkRenderedDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("refusing to replace %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() || (e.Name() != CatalogFile && e.Name() != DeprecationsFile) {
+			return fmt.Errorf("refusing to replace %s: it holds %s, which a rendered catalog does not (only %s and %s): remove it yourself or render to another --output",
+				dir, e.Name(), CatalogFile, DeprecationsFile)
+		}
+	}
+	return nil
+}
+
 // stageCatalog writes the rendered package into a staging directory beside
 // OutputDir/<package>, validates what was written there exactly as `opm
 // validate` would load it, and returns the items to commit (nil when nothing
@@ -275,6 +296,9 @@ func stageCatalog(ctx context.Context, r *rendered, opts RenderOptions) (*Render
 		return nil, nil, err
 	}
 	res := &RenderResult{Dir: opts.OutputDir, PackageDir: filepath.Join(opts.OutputDir, r.pkg), Bundles: r.bundles}
+	if err := checkRenderedDir(res.PackageDir); err != nil {
+		return nil, nil, err
+	}
 	dir, err := atomicdir.StageDir(res.PackageDir)
 	if err != nil {
 		return nil, nil, err

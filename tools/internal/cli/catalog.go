@@ -12,8 +12,10 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 
+	"github.com/example-inc/memcached-operator/tools/internal/bundle"
 	"github.com/example-inc/memcached-operator/tools/internal/catalog"
 	"github.com/example-inc/memcached-operator/tools/internal/catalog/catalogserver"
+	"github.com/example-inc/memcached-operator/tools/internal/images"
 )
 
 // newCatalogCommand groups the commands that maintain the file-based
@@ -42,8 +44,25 @@ prints for the same bundle images.`,
 	return cmd
 }
 
+// validateBundleDir validates a bundle directory as `tools bundle validate`
+// does, before it is released: a released version is immutable, so a
+// bundle OLM or OperatorHub would refuse must not become one.
+func validateBundleDir(cmd *cobra.Command, dir, platforms string) error {
+	report, err := bundle.Validate(cmd.Context(), bundle.ValidateOptions{Dir: dir, Platforms: splitList(platforms)})
+	if err != nil {
+		return err
+	}
+	if err := report.Err(); err != nil {
+		return fmt.Errorf("%s cannot be released (tools bundle validate): %w", dir, err)
+	}
+	return nil
+}
+
 func newCatalogReleaseCommand() *cobra.Command {
-	var opts catalog.ReleaseOptions
+	var (
+		opts      catalog.ReleaseOptions
+		platforms string
+	)
 	cmd := &cobra.Command{
 		Use:   "release",
 		Short: "Release a bundle directory as a version: copy it to releases/<version>, add its image to the index and the template, re-render and validate the catalog",
@@ -52,6 +71,9 @@ func newCatalogReleaseCommand() *cobra.Command {
   tools catalog release --dry-run --version 0.4.0 --bundle-dir bundle --image quay.io/example-inc/memcached-operator-bundle:v0.4.0`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := validateBundleDir(cmd, opts.BundleDir, platforms); err != nil {
+				return err
+			}
 			res, err := catalog.Release(cmd.Context(), opts)
 			if err != nil {
 				return err
@@ -78,6 +100,7 @@ func newCatalogReleaseCommand() *cobra.Command {
 	f.BoolVar(&opts.DryRun, "dry-run", false, "check everything a release would do, write nothing")
 	f.StringVar(&opts.Template, "template", catalog.DefaultTemplate, "catalog template")
 	f.StringVar(&opts.ReleasesDir, "releases-dir", catalog.DefaultReleasesDir, "directory of released bundle directories")
+	f.StringVar(&platforms, "platforms", images.DefaultPlatforms, "platforms the operator image is built for (PLATFORMS), for the bundle's validation")
 	_ = cmd.MarkFlagRequired("version")
 	_ = cmd.MarkFlagRequired("image")
 	return cmd
@@ -136,7 +159,7 @@ bundle image (local end-to-end tests); such a catalog, like one cut at
 }
 
 func newCatalogValidateCommand() *cobra.Command {
-	var dir, releasesDir, bundleDir, template string
+	var dir, releasesDir, bundleDir, template, platforms string
 	cmd := &cobra.Command{
 		Use:   "validate",
 		Short: "Validate a catalog (opm's model validation, deprecations, bundle properties, upgrade graph, CRD upgrade safety as OLM v1 checks it) and optionally a bundle as its next release; every problem is listed",
@@ -147,7 +170,7 @@ func newCatalogValidateCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			err := catalog.ValidateDir(cmd.Context(), dir, releasesDir)
 			if bundleDir != "" {
-				err = errors.Join(err, catalog.ValidateBundle(cmd.Context(), bundleDir, template, releasesDir))
+				err = errors.Join(err, validateBundleDir(cmd, bundleDir, platforms), catalog.ValidateBundle(cmd.Context(), bundleDir, template, releasesDir))
 			}
 			if err != nil {
 				return err
@@ -163,6 +186,7 @@ func newCatalogValidateCommand() *cobra.Command {
 	cmd.Flags().StringVar(&releasesDir, "releases-dir", catalog.DefaultReleasesDir, "released bundle directories, for bundles that embed no manifests")
 	cmd.Flags().StringVar(&bundleDir, "bundle-dir", "", "also check this bundle directory as the next release (against every release: CRD upgrade safety, graph), writing nothing")
 	cmd.Flags().StringVar(&template, "template", catalog.DefaultTemplate, "catalog template, for --bundle-dir")
+	cmd.Flags().StringVar(&platforms, "platforms", images.DefaultPlatforms, "platforms the operator image is built for (PLATFORMS), for --bundle-dir's validation")
 	return cmd
 }
 

@@ -158,3 +158,40 @@ func TestCatalogRenderOutput(t *testing.T) {
 		}
 	}
 }
+
+// TestCatalogReleaseValidatesTheBundle: a bundle `bundle validate` refuses
+// (here its CSV lost spec.displayName) cannot be released, even as a dry
+// run, and `catalog validate --bundle-dir` says why too.
+func TestCatalogReleaseValidatesTheBundle(t *testing.T) {
+	dir := t.TempDir()
+	bundleDir := filepath.Join(dir, "bundle")
+	imagestest.CopyTree(t, filepath.Join(repoRoot, "bundle"), bundleDir)
+	df, err := os.ReadFile(filepath.Join(repoRoot, "bundle.Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bundle.Dockerfile"), df, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	csv := filepath.Join(bundleDir, "manifests", "memcached-operator.clusterserviceversion.yaml")
+	data, err := os.ReadFile(csv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(data), "  displayName: Memcached Operator\n", "", 1)
+	if edited == string(data) {
+		t.Fatal("the CSV has no spec.displayName line to remove")
+	}
+	if err := os.WriteFile(csv, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"catalog", "release", "--dry-run", "--version", "0.9.0", "--bundle-dir", bundleDir, "--image", "quay.io/example-inc/memcached-operator-bundle:v0.9.0"},
+		{"catalog", "validate", "--dir", filepath.Join(repoRoot, "catalog"), "--releases-dir", filepath.Join(repoRoot, "releases"), "--bundle-dir", bundleDir},
+	} {
+		out, err := run(t, args...)
+		if err == nil || !strings.Contains(err.Error(), "spec.displayName") {
+			t.Errorf("%s: %v, want the bundle refused for spec.displayName\n%s", strings.Join(args[:2], " "), err, out)
+		}
+	}
+}
