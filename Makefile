@@ -89,9 +89,10 @@ verify: ## Regenerate every generated file and fail if anything differs from wha
 	$(MAKE) manifests generate fmt bundle
 	$(TOOLS) catalog render --check
 	$(TOOLS) catalog validate --dir catalog --bundle-dir bundle --platforms $(PLATFORMS)
-	@git add -N . >/dev/null 2>&1 || true
-	@if ! git diff --exit-code --stat; then \
-		echo "error: generated files are out of date: run 'make manifests generate fmt' and commit the result" >&2; exit 1; \
+	@changed=$$(git status --porcelain --untracked-files=all -- operator config bundle bundle.Dockerfile catalog releases); \
+	if [ -n "$$changed" ]; then \
+		git --no-pager diff --stat; echo "$$changed" >&2; \
+		echo "error: the files above differ from what is committed once regenerated: commit them (bundle/ is regenerated at the Makefile's VERSION ?= $(VERSION): set it first when cutting a release)" >&2; exit 1; \
 	fi
 	@cd operator && GOWORK=off go build ./... && cd ../tools && GOWORK=off go build ./...
 	@echo "verify: generated files are up to date; each module builds alone"
