@@ -58,7 +58,11 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	if !cfg.Keep {
 		// The cluster's Stop stops the operator too.
-		defer func() { err = errors.Join(err, cluster.Stop()) }()
+		defer func() {
+			if err = errors.Join(err, cluster.Stop()); err == nil {
+				fmt.Fprintln(cfg.Out, "# stopped: the operator, the cluster and the node; the host is as before")
+			}
+		}()
 	}
 	kubectl := walkthrough.Kubectl{Path: filepath.Join(cfg.BinDir, "kubectl"), Kubeconfig: cluster.Kubeconfig(), Dir: cfg.RepoRoot, Out: cfg.Out}
 	if err := prepare(ctx, cfg, cluster, node, kubectl, started); err != nil {
