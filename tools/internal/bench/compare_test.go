@@ -2,15 +2,12 @@ package bench
 
 import (
 	"bytes"
-	"flag"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/ with the current output")
+	"github.com/example-inc/memcached-operator/tools/internal/golden"
+)
 
 func TestRowRatio(t *testing.T) {
 	for _, tc := range []struct {
@@ -109,38 +106,5 @@ func TestReportSideBySide(t *testing.T) {
 	if err := sideBySide().WriteMarkdown(&got); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "side-by-side.md", got.Bytes())
-}
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		gotLines, wantLines := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
-		for i := range max(len(gotLines), len(wantLines)) {
-			var g, w string
-			if i < len(gotLines) {
-				g = gotLines[i]
-			}
-			if i < len(wantLines) {
-				w = wantLines[i]
-			}
-			if g != w {
-				t.Fatalf("%s differs from the output at line %d (run go test -update if the change is intended):\nwant %q\ngot  %q", path, i+1, w, g)
-			}
-		}
-	}
+	golden.Check(t, filepath.Join("testdata", "side-by-side.md"), got.Bytes())
 }

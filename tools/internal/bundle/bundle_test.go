@@ -3,7 +3,6 @@ package bundle
 import (
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -16,11 +15,10 @@ import (
 
 	"github.com/example-inc/memcached-operator/tools/internal/atomicdir"
 	"github.com/example-inc/memcached-operator/tools/internal/bundleformat"
+	"github.com/example-inc/memcached-operator/tools/internal/golden"
 	"github.com/example-inc/memcached-operator/tools/internal/imageref"
 	"github.com/example-inc/memcached-operator/tools/internal/problem"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/ with the current output")
 
 // fixtureConfig is a frozen copy of the repository's config/ (CRD, RBAC,
 // manager, default, samples, manifests, scorecard), so that the golden files
@@ -134,56 +132,15 @@ func assertSameFiles(t *testing.T, before, after map[string]string) {
 	}
 }
 
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from %s (run go test -update if the change is intended):\n%s", name, path, lineDiff(string(want), string(got)))
-	}
-}
-
-// lineDiff shows the first lines that differ.
-func lineDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b strings.Builder
-	shown := 0
-	for i := 0; i < len(w) || i < len(g); i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			fmt.Fprintf(&b, "line %d:\n  want: %s\n  got:  %s\n", i+1, wl, gl)
-			if shown++; shown == 10 {
-				break
-			}
-		}
-	}
-	return b.String()
-}
-
 func TestGolden(t *testing.T) {
 	_, opts := workspace(t, false)
 	out, err := Build(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "csv", out.Files["manifests/memcached-operator.clusterserviceversion.yaml"])
-	golden(t, "annotations", out.Files[bundleformat.AnnotationsFile])
-	golden(t, "dockerfile", out.Dockerfile)
+	golden.Check(t, filepath.Join("testdata", "csv.golden"), out.Files["manifests/memcached-operator.clusterserviceversion.yaml"])
+	golden.Check(t, filepath.Join("testdata", "annotations.golden"), out.Files[bundleformat.AnnotationsFile])
+	golden.Check(t, filepath.Join("testdata", "dockerfile.golden"), out.Dockerfile)
 
 	wantFiles := []string{
 		"manifests/cache.example.com_memcacheds.yaml",
@@ -654,7 +611,7 @@ func TestCommittedBundleIsUpToDate(t *testing.T) {
 			t.Errorf("%s is not committed", file)
 			stale = true
 		} else if got != string(out.Files[p]) {
-			t.Errorf("%s is out of date:\n%s", file, lineDiff(got, string(out.Files[p])))
+			t.Errorf("%s is out of date:\n%s", file, golden.LineDiff(got, string(out.Files[p])))
 			stale = true
 		}
 		delete(committed, file)

@@ -3,8 +3,6 @@ package catalog
 import (
 	"bytes"
 	"context"
-	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,9 +13,9 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/example-inc/memcached-operator/tools/internal/catalog/internal/fixture"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
+	"github.com/example-inc/memcached-operator/tools/internal/golden"
+)
 
 func TestMain(m *testing.M) {
 	// operator-registry's bundle parser logs at info level for every bundle.
@@ -35,44 +33,6 @@ func repo(t testing.TB, releases ...fixture.Release) (template, releasesDir stri
 	return template, releasesDir
 }
 
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the rendered catalog (run go test -update if the change is intended):\n%s", path, firstDiff(string(want), string(got)))
-	}
-}
-
-func firstDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := 0; i < len(w) || i < len(g); i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			return fmt.Sprintf("line %d:\n  want: %s\n   got: %s", i+1, wl, gl)
-		}
-	}
-	return ""
-}
-
 func TestRenderGolden(t *testing.T) {
 	template, releasesDir := repo(t, fixture.ThreeReleases()...)
 	ctx := context.Background()
@@ -88,7 +48,7 @@ func TestRenderGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "catalog.golden", published)
+	golden.Check(t, filepath.Join("testdata", "catalog.golden"), published)
 
 	// Rendering again changes nothing.
 	res, err = Render(ctx, RenderOptions{Template: template, ReleasesDir: releasesDir})
@@ -107,7 +67,7 @@ func TestRenderGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "catalog-embedded.golden", embedded)
+	golden.Check(t, filepath.Join("testdata", "catalog-embedded.golden"), embedded)
 
 	out = filepath.Join(t.TempDir(), "old")
 	res, err = Render(ctx, RenderOptions{Template: template, ReleasesDir: releasesDir, OutputDir: out, EmbedBundles: true, MaxVersion: "0.1.0"})

@@ -2,38 +2,15 @@ package testbed
 
 import (
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/example-inc/memcached-operator/tools/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/node/*.golden from the current output")
-
-// golden compares got with testdata/node/NAME.golden, or rewrites it.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", "node", name+".golden")
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != string(got) {
-		t.Errorf("%s differs from %s (go test -update rewrites it):\n%s", name, path, got)
-	}
-}
 
 func testNodeConfig() nodeConfig {
 	l := layout{dir: "/state"}
@@ -65,7 +42,7 @@ func TestNodeConfigs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, name, got)
+			golden.Check(t, filepath.Join("testdata", "node", name+".golden"), got)
 		})
 	}
 }
